@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# smem: secret memory outside the kernel direct map.
+#
+#   make deps          install every build and test dependency (Debian 12)
+#   make               module for every installed kernel, libsmem, tools, tests
+#   make module        smem.ko for KVER (default: every kernel with headers)
+#   make check         host tests, then the VM suite on 6.1 and 6.12
+#   make demo          the demo, in a VM
+#   make install       libsmem, headers, pkg-config file, man pages, tools
+#
+# When the kernel's build system enters this directory (M=...) it reads
+# Kbuild, not this file.
+
+VERSION := $(shell cat VERSION)
+TOP := $(CURDIR)
+BUILD := $(TOP)/build
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR ?=
+
+# Kernels to build the module for: every kernel under /lib/modules that
+# has a build directory, unless KVER names one.
+KVERS := $(if $(KVER),$(KVER),$(notdir $(patsubst %/build,%,$(wildcard /lib/modules/*/build))))
+KDIR ?=
+
+.PHONY: all module userspace lib selftests tools check check-host check-vm \
+	check-debug demo deps install clean
+
+all: module userspace
+
+userspace: lib selftests tools
+
+deps:
+	tools/deps.sh
+
+# ---------------------------------------------------------------- module
+#
+# One build directory per kernel: Kbuild writes its objects next to the
+# sources, so each kernel gets its own copy of them.  The test module of
+# the suite (selftests/module) is built beside smem.ko.
+module:
+	@set -e; for k in $(KVERS); do \
+		d=$(BUILD)/mod/$$k; kd=$(if $(KDIR),$(KDIR),/lib/modules/$$k/build); \
+		mkdir -p $$d; \
+		cp -a Kbuild VERSION kmod include $$d/; \
+		$(MAKE) -C $$kd M=$$d SMEM_WERROR=1 modules; \
+		mkdir -p $$d/test; \
+		cp -a selftests/module/. $$d/test/; \
+		$(MAKE) -C $$kd M=$$d/test SMEM_TOP=$(TOP) modules; \
+	done
+
+# --------------------------------------------------------------- libsmem
+LIB_SONAME := libsmem.so.1
+LIB_SO := $(BUILD)/lib/libsmem.so.$(VERSION)
+LIB_A := $(BUILD)/lib/libsmem.a
+LIB_SRCS := $(wildcard libsmem/*.c)
+LIB_HDRS := $(wildcard libsmem/*.h) include/smem.h include/uapi/linux/smem.h
+LIB_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC \
+	-fvisibility=hidden -Iinclude -Iinclude/uapi -pthread
+LIB_PIC_OBJS := $(LIB_SRCS:libsmem/%.c=$(BUILD)/lib/obj/%.o)
+
+lib: $(LIB_SO) $(LIB_A) $(BUILD)/lib/libsmem.pc
+
+$(BUILD)/lib/obj/%.o: libsmem/%.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c -o $@ $<
+
+$(LIB_SO): $(LIB_PIC_OBJS) libsmem/libsmem.map
+	$(CC) $(LIB_CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,-z,defs \
+		-Wl,--version-script=libsmem/libsmem.map -o $@ $(LIB_PIC_OBJS)
+	ln -sf $(notdir $@) $(BUILD)/lib/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(BUILD)/lib/libsmem.so
+
+$(LIB_A): $(LIB_PIC_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/lib/libsmem.pc: libsmem/libsmem.pc.in VERSION
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@PREFIX@|$(PREFIX)|' \
+		-e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' $< >$@
+
+# ------------------------------------------------------------- selftests
+#
+# kselftest.h and kselftest_harness.h come from Debian's linux-source-6.12
+# at build time; they are not part of this tree.
+KSFT_TARBALL := $(firstword $(wildcard /usr/src/linux-source-6.12.tar.*))
+KSFT_DIR := $(BUILD)/kselftest
+
+$(KSFT_DIR)/kselftest_harness.h:
+	@test -n "$(KSFT_TARBALL)" || { echo "no linux-source-6.12: run make deps" >&2; exit 1; }
+	mkdir -p $(KSFT_DIR)
+	tar -xf $(KSFT_TARBALL) -C $(KSFT_DIR) --strip-components=4 \
+		--wildcards '*/tools/testing/selftests/kselftest.h' \
+		'*/tools/testing/selftests/kselftest_harness.h'
+	touch $@
+
+selftests: $(KSFT_DIR)/kselftest_harness.h lib
+	$(MAKE) -C selftests OUTPUT=$(BUILD)/selftests KSFT_DIR=$(KSFT_DIR) \
+		SMEM_TOP=$(TOP)
+
+# ----------------------------------------------------------------- tools
+tools:
+	@mkdir -p $(BUILD)/tools
+
+# ----------------------------------------------------------------- tests
+check: all
+	tools/check.sh
+
+check-host: userspace
+	tools/check.sh host
+
+check-vm: all
+	tools/check.sh 6.1 6.12
+
+check-debug: userspace
+	tools/check.sh debug
+
+demo: userspace
+	tools/vm-run -k $(if $(KVER),$(KVER),6.12) -- sh -c \
+		'cat /proc/version; grep smem /proc/modules; ls -l /dev/smem; smem-run-tests'
+
+# --------------------------------------------------------------- install
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/linux
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libsmem.so
+	install -m 644 $(BUILD)/lib/libsmem.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 include/smem.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 include/uapi/linux/smem.h $(DESTDIR)$(INCLUDEDIR)/linux/
+
+clean:
+	rm -rf $(BUILD)
