@@ -2,30 +2,42 @@
 /*
  * /dev/smem: secret memory outside the kernel direct map.
  *
- * The misc device and its ioctl entry point.
+ * The misc device, its statistics in sysfs, and the system events that
+ * must not see a secret: hibernation is vetoed while any secret page is
+ * in use, and reboot and kexec wipe every page first.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/notifier.h>
+#include <linux/reboot.h>
+#include <linux/suspend.h>
+#include <linux/sysfs.h>
 #include <linux/uaccess.h>
 
-#include <uapi/linux/smem.h>
-
-static int smem_open(struct inode *inode, struct file *file)
-{
-	/* Neither seekable nor readable: only ioctl and mmap. */
-	return stream_open(inode, file);
-}
+#include "smem.h"
 
 static long smem_ioctl_query(void __user *arg)
 {
+	struct smem_pool_stats stats;
 	struct smem_query q = {
-		.abi_version = SMEM_ABI_VERSION,
-		.page_source = SMEM_SOURCE_NONE,
-		.page_size = PAGE_SIZE,
+		.abi_version	= SMEM_ABI_VERSION,
+		.page_source	= smem_pool_source(),
+		.features	= SMEM_FEAT_PROTECT | SMEM_FEAT_SEAL |
+				  SMEM_FEAT_WIPE | SMEM_FEAT_INFO,
+		.page_size	= PAGE_SIZE,
+		.pool_max_pages	= smem_pool_max_pages(),
 	};
+
+	smem_pool_stats(&stats);
+	q.pool_pages = stats.pool_pages;
+	q.pages_in_use = stats.pages_in_use;
+	q.objects = stats.objects;
+	q.alloc_failures = stats.alloc_failures;
+	if (smem_pool_outside_direct_map())
+		q.features |= SMEM_FEAT_NO_DIRECT_MAP;
 
 	return copy_to_user(arg, &q, sizeof(q)) ? -EFAULT : 0;
 }
@@ -34,42 +46,135 @@ static long smem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
 
-	switch (cmd) {
-	case SMEM_IOC_QUERY:
+	if (cmd == SMEM_IOC_QUERY)
 		return smem_ioctl_query(uarg);
-	default:
-		return -ENOTTY;
-	}
+	return smem_object_ioctl(file, cmd, uarg);
 }
 
 static const struct file_operations smem_fops = {
 	.owner		= THIS_MODULE,
-	.open		= smem_open,
+	.open		= smem_object_open,
+	.release	= smem_object_release,
+	.mmap		= smem_object_mmap,
 	.unlocked_ioctl	= smem_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 };
+
+/* Statistics: /sys/class/misc/smem/<name> */
+#define SMEM_STAT_ATTR(name)						\
+static ssize_t name##_show(struct device *dev,				\
+			   struct device_attribute *attr, char *buf)	\
+{									\
+	struct smem_pool_stats stats;					\
+									\
+	smem_pool_stats(&stats);					\
+	return sysfs_emit(buf, "%lu\n", stats.name);			\
+}									\
+static DEVICE_ATTR_RO(name)
+
+SMEM_STAT_ATTR(pool_pages);
+SMEM_STAT_ATTR(pool_blocks);
+SMEM_STAT_ATTR(pages_in_use);
+SMEM_STAT_ATTR(objects);
+SMEM_STAT_ATTR(alloc_failures);
+
+static ssize_t page_source_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", smem_pool_source_name());
+}
+static DEVICE_ATTR_RO(page_source);
+
+static struct attribute *smem_attrs[] = {
+	&dev_attr_pool_pages.attr,
+	&dev_attr_pool_blocks.attr,
+	&dev_attr_pages_in_use.attr,
+	&dev_attr_objects.attr,
+	&dev_attr_alloc_failures.attr,
+	&dev_attr_page_source.attr,
+	NULL
+};
+ATTRIBUTE_GROUPS(smem);
 
 static struct miscdevice smem_misc = {
 	.minor	= MISC_DYNAMIC_MINOR,
 	.name	= "smem",
 	.fops	= &smem_fops,
+	.groups	= smem_groups,
 	.mode	= 0666,
+};
+
+/* A hibernation image would carry the secrets to disk. */
+static int smem_pm_notify(struct notifier_block *nb, unsigned long action, void *data)
+{
+	struct smem_pool_stats stats;
+
+	if (action != PM_HIBERNATION_PREPARE)
+		return NOTIFY_DONE;
+	smem_pool_stats(&stats);
+	if (stats.pages_in_use) {
+		pr_info("hibernation refused: %lu secret pages in use\n", stats.pages_in_use);
+		return notifier_from_errno(-EBUSY);
+	}
+	return NOTIFY_OK;
+}
+
+static struct notifier_block smem_pm_nb = {
+	.notifier_call = smem_pm_notify,
+};
+
+/* Reboot, halt, power-off and kexec: memory may outlive this kernel. */
+static int smem_reboot_notify(struct notifier_block *nb, unsigned long action, void *data)
+{
+	smem_object_wipe_all();
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block smem_reboot_nb = {
+	.notifier_call = smem_reboot_notify,
 };
 
 static int __init smem_init(void)
 {
 	int ret;
 
-	ret = misc_register(&smem_misc);
+	ret = smem_pool_init();
 	if (ret)
 		return ret;
-	pr_info("version %s loaded\n", SMEM_VERSION);
+	ret = smem_object_fs_init();
+	if (ret)
+		goto err_pool_exit;
+	ret = register_pm_notifier(&smem_pm_nb);
+	if (ret)
+		goto err_fs_exit;
+	ret = register_reboot_notifier(&smem_reboot_nb);
+	if (ret)
+		goto err_unregister_pm;
+	ret = misc_register(&smem_misc);
+	if (ret)
+		goto err_unregister_reboot;
+
+	pr_info("version %s, page source %s\n", SMEM_VERSION, smem_pool_source_name());
 	return 0;
+
+err_unregister_reboot:
+	unregister_reboot_notifier(&smem_reboot_nb);
+err_unregister_pm:
+	unregister_pm_notifier(&smem_pm_nb);
+err_fs_exit:
+	smem_object_fs_exit();
+err_pool_exit:
+	smem_pool_exit();
+	return ret;
 }
 
 static void __exit smem_exit(void)
 {
 	misc_deregister(&smem_misc);
+	unregister_reboot_notifier(&smem_reboot_nb);
+	unregister_pm_notifier(&smem_pm_nb);
+	smem_object_fs_exit();
+	smem_pool_exit();
 }
 
 module_init(smem_init);
