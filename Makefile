@@ -100,7 +100,18 @@ $(KSFT_DIR)/kselftest_harness.h:
 		'*/tools/testing/selftests/kselftest_harness.h'
 	touch $@
 
-selftests: $(KSFT_DIR)/kselftest_harness.h lib
+# checkpatch.pl, from the same tarball, for the lint lane of make check.
+CHECKPATCH := $(BUILD)/checkpatch/scripts/checkpatch.pl
+
+$(CHECKPATCH):
+	@test -n "$(KSFT_TARBALL)" || { echo "no linux-source-6.12: run make deps" >&2; exit 1; }
+	mkdir -p $(BUILD)/checkpatch
+	tar -xf $(KSFT_TARBALL) -C $(BUILD)/checkpatch --strip-components=1 \
+		--wildcards '*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
+		'*/scripts/const_structs.checkpatch'
+	touch $@
+
+selftests: $(KSFT_DIR)/kselftest_harness.h $(CHECKPATCH) lib
 	$(MAKE) -C selftests OUTPUT=$(BUILD)/selftests KSFT_DIR=$(KSFT_DIR) \
 		SMEM_TOP=$(TOP)
 
@@ -113,7 +124,7 @@ check: all
 	tools/check.sh
 
 check-host: userspace
-	tools/check.sh host
+	tools/check.sh lint host
 
 check-vm: all
 	tools/check.sh 6.1 6.12

@@ -645,11 +645,10 @@ void smem_pool_exit(void)
 	cancel_delayed_work_sync(&smem_pool.release_work);
 	list_for_each_entry_safe(b, tmp, &smem_pool.blocks, node) {
 		list_del(&b->node);
-		if (smem_pool.source == SMEM_SOURCE_CARVEOUT) {
+		if (smem_pool.source == SMEM_SOURCE_CARVEOUT)
 			smem_block_return(b);
-		} else {
+		else
 			smem_block_free(b);
-		}
 	}
 	if (smem_pool.reserved_res)
 		release_mem_region(smem_pool.reserved_res->start,

@@ -3,26 +3,45 @@
 #
 # check.sh [LANE...]: run the test suite and count every TAP result.
 #
-# Lanes: "host" (library tests on this machine's kernel, where no module
-# can be loaded), "6.1", "6.12" and "debug" (the whole suite in a VM on
-# that kernel).  Default: host 6.1 6.12.  Ends with one line
+# Lanes: "lint" (checkpatch on the kernel code), "host" (library tests on
+# this machine's kernel, where no module can be loaded), "6.1", "6.12" and
+# "debug" (the whole suite in a VM on that kernel).
+# Default: lint host 6.1 6.12.  Ends with one line
 # "N passed, N failed, N skipped" and exits non-zero on any failure,
 # including a lane that died without reporting its results.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -gt 0 ] || set -- host 6.1 6.12
+[ $# -gt 0 ] || set -- lint host 6.1 6.12
 logdir=$top/build/check
 mkdir -p "$logdir"
 
 lane_failed=0
 times=
 
+# checkpatch.pl --no-tree -f on every kernel source, one TAP result each.
+lint() {
+	local n=0 f rc=0
+	for f in "$top"/kmod/*.[ch] "$top"/selftests/module/*.c "$top"/include/uapi/linux/smem.h; do
+		n=$((n + 1))
+		if perl "$top/build/checkpatch/scripts/checkpatch.pl" --no-tree -q -f "$f"; then
+			echo "ok $n checkpatch ${f#$top/}"
+		else
+			echo "not ok $n checkpatch ${f#$top/}"
+			rc=1
+		fi
+	done
+	return $rc
+}
+
 run_lane() {
 	local lane=$1 log=$logdir/$1.log start rc
 	start=$(date +%s)
 	echo "=== lane $lane"
 	case "$lane" in
+	lint)
+		lint
+		;;
 	host)
 		SMEM_SELFTESTS=$top/build/selftests \
 			"$top/selftests/run-tests" "$top"/build/selftests/lib_*_test
