@@ -49,6 +49,9 @@ enum smem_backend {
 #define SMEM_REQUIRE_SHIFT	8
 #define SMEM_REQUIRE(g)		((unsigned int)(g) << SMEM_REQUIRE_SHIFT)
 
+/* Largest secret; a larger size is -EINVAL. */
+#define SMEM_SECRET_MAX_SIZE	((size_t)1 << 30)
+
 struct smem_info {
 	enum smem_backend backend;
 	const char *backend_name;	/* "kmod", "memfd_secret" or "mlock" */
@@ -58,22 +61,111 @@ struct smem_info {
 	uint64_t reserved[6];
 };
 
+/*
+ * Errors common to every call taking a secret:
+ *   -EINVAL  NULL secret, callback or output pointer, zero or too large a
+ *            size (SMEM_SECRET_MAX_SIZE), unknown flags, offset past the end;
+ *   -ECHILD  the secret was made before fork() and this is the child: it
+ *            has no access to the parent's secrets (they are not mapped,
+ *            or zeroed), every call says so instead of faulting;
+ *   -ENODEV  SMEM_BACKEND forces a backend that is not available here
+ *            (-EINVAL when it names none), from every call that makes a
+ *            secret and from smem_info();
+ *   -ENOTSUP the backend cannot give a guarantee asked for.
+ * Allocation failures are -ENOMEM, or -EAGAIN over RLIMIT_MEMLOCK.
+ * None of the calls is async-signal-safe.
+ */
+
+/*
+ * Make a secret of @len bytes copied from @data, then wipe @data unless
+ * @flags has SMEM_KEEP_SOURCE (on failure @data is left as it was).
+ * @flags may also hold SMEM_REQUIRE(guarantees).
+ */
 int smem_secret_new(void *data, size_t len, unsigned int flags, struct smem_secret **ret);
+/* A secret of @len random bytes (getrandom(2)); @flags: SMEM_REQUIRE() only. */
 int smem_secret_new_random(size_t len, unsigned int flags, struct smem_secret **ret);
+
+/*
+ * Call @fn with the bytes, readable only while it runs; returns what @fn
+ * returned (so @fn should return 0 or a positive value), or a negative
+ * errno when the access could not happen: -EBADF once closing or closed.
+ *
+ * Readers share; a writer (smem_secret_write(), read-write bytes) excludes
+ * readers and other writers, and readers that come after a waiting writer
+ * wait behind it.  Inside a callback the same thread may access the same
+ * secret again: a read inside a read or a write, or a write inside a
+ * write, runs at once; a write inside a read fails with -EDEADLK.
+ *
+ * With protection keys (SMEM_G_THREAD_WINDOW) the bytes are readable by
+ * the calling thread only, and only during the callback (also when it
+ * fails); other threads fault if they touch them.  A thread created
+ * inside a callback inherits the open window: do not create threads or
+ * fork there.  Without keys the pages are readable by every thread of the
+ * process from the first reader's entry to the last reader's exit.
+ *
+ * If closing the window again fails, that error is returned instead.
+ */
 int smem_secret_read(struct smem_secret *s, smem_read_fn fn, void *arg);
 int smem_secret_write(struct smem_secret *s, smem_write_fn fn, void *arg);
+/*
+ * Copy bytes @offset .. @offset + @len (clamped to the end) into @dst:
+ * the count copied, 0 at the end, -EINVAL past it.
+ */
 ssize_t smem_secret_copy_out(struct smem_secret *s, size_t offset, void *dst, size_t len);
+/* Bytes in the secret (0 for NULL); still known after close. */
 size_t smem_secret_size(const struct smem_secret *s);
+/* Closing or closed (true for NULL and in a forked child). */
 bool smem_secret_is_closed(const struct smem_secret *s);
+
+/*
+ * Close: new accesses fail at once with -EBADF; wait for the running ones,
+ * then wipe the bytes and give the memory back.  The object itself lives
+ * until its last reference goes.  Idempotent: every call returns the same
+ * result, 0, or -EFAULT when the canary beside the bytes was overwritten
+ * (a write out of bounds: the bytes are wiped and freed all the same).
+ *
+ * Called from inside a callback on the same secret (by the callback's
+ * thread), it cannot wait for itself: it makes new accesses fail and
+ * returns -EINPROGRESS; the close completes, wipe included, when the last
+ * running access ends, this thread's outermost one at the latest.
+ */
 int smem_secret_close(struct smem_secret *s);
+/*
+ * Same, waiting at most @timeout_ms (negative: no limit); -ETIMEDOUT when
+ * accesses are still running then.  The secret stays closing: new accesses
+ * fail, and the close completes when the last access ends (a later close
+ * waits for that).
+ */
 int smem_secret_close_timeout(struct smem_secret *s, int timeout_ms);
 struct smem_secret *smem_secret_ref(struct smem_secret *s);
+/*
+ * Drop a reference; the last one closes the secret (waiting for running
+ * accesses; from inside a callback on it, the close and the free happen
+ * when the callback's access ends).  Accepts NULL; returns NULL.
+ */
 struct smem_secret *smem_secret_unref(struct smem_secret *s);
 
+/*
+ * A new file descriptor (O_CLOEXEC) for a sealed read-only copy of the
+ * bytes, to hand to another process (SCM_RIGHTS); the caller closes it.
+ * Later writes to @s do not reach the copy.  Only the kmod backend
+ * (SMEM_G_SHAREABLE): -ENOTSUP elsewhere.
+ */
 int smem_secret_export_fd(struct smem_secret *s);
+/*
+ * A read-only secret from a descriptor made by smem_secret_export_fd();
+ * @fd is not consumed.  Writes fail with -EPERM.  -EINVAL when @fd is not
+ * a sealed export.  @flags: SMEM_REQUIRE() only.
+ */
 int smem_secret_import_fd(int fd, unsigned int flags, struct smem_secret **ret);
 
+/*
+ * Ask for @guarantees (SMEM_G_*) for every secret of the process from now
+ * on: -ENOTSUP when the backend in use cannot give them.  Requirements add
+ * up and are never dropped.
+ */
 int smem_require(unsigned int guarantees);
+/* Which backend, and what it guarantees. */
 int smem_info(struct smem_info *ret);
 
 #ifdef __cplusplus

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * The kmod backend: one /dev/smem object per secret (or per arena chunk).
+ * The module hands out pages outside the direct map (when its pool could
+ * carve them), refuses get_user_pages(), and switches the protection of
+ * every mapping of the object with SMEM_IOC_PROTECT, so the descriptor is
+ * kept as long as transitions are needed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SMEM_DEVICE "/dev/smem"
+
+static int kmod_open(void)
+{
+	int fd = open(SMEM_DEVICE, O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	return errno == ENOENT || errno == ENXIO ? -ENODEV : -errno;
+}
+
+static int kmod_probe(unsigned int *guarantees)
+{
+	struct smem_query q;
+	int fd, err = 0;
+
+	fd = kmod_open();
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, SMEM_IOC_QUERY, &q))
+		err = -errno;
+	close(fd);
+	if (err)
+		return err;
+	/* The library needs the transitions; a module without them is no use. */
+	if (q.abi_version != SMEM_ABI_VERSION || !(q.features & SMEM_FEAT_PROTECT))
+		return -ENODEV;
+	*guarantees = SMEM_BASE_GUARANTEES | SMEM_G_NO_GUP;
+	if (q.features & SMEM_FEAT_NO_DIRECT_MAP)
+		*guarantees |= SMEM_G_NO_DIRECT_MAP;
+	if (q.features & SMEM_FEAT_SEAL)
+		*guarantees |= SMEM_G_SHAREABLE;
+	return 0;
+}
+
+int smem_kmod_object_new(size_t size)
+{
+	struct smem_alloc alloc = { .size = size };
+	int fd;
+
+	fd = kmod_open();
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, SMEM_IOC_ALLOC, &alloc)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int kmod_map(struct smem_region *r)
+{
+	int fd;
+
+	fd = smem_kmod_object_new(r->size);
+	if (fd < 0)
+		return fd;
+	r->fd = fd;
+	if (mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 fd, 0) == MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
+static int kmod_protect(struct smem_region *r, unsigned int prot)
+{
+	struct smem_protect req = { .prot = prot };
+
+	return ioctl(r->fd, SMEM_IOC_PROTECT, &req) ? -errno : 0;
+}
+
+const struct smem_backend_desc smem_backend_kmod = {
+	.id = SMEM_BACKEND_KMOD,
+	.name = "kmod",
+	.probe = kmod_probe,
+	.map = kmod_map,
+	.protect = kmod_protect,
+};

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
+/*
+ * libsmem internals: shared by the files of the library, never installed.
+ *
+ * Layers, bottom up:
+ *   region.c         guarded page ranges from a backend, and the registry
+ *                    that lets a forked child drop what it inherited
+ *   backend_*.c      where the pages come from and how their protection
+ *                    changes (/dev/smem ioctls, or mprotect)
+ *   pkey.c           protection keys: the per-thread access windows
+ *   arena.c          slots for small secrets, only where keys isolate them
+ *   context.c        the process-wide choice of backend, made once
+ *   secret.c         the secret object: references, access, close
+ *   share.c          export and import of sealed read-only copies
+ */
+#ifndef SMEM_INTERNAL_H
+#define SMEM_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/smem.h>
+
+#include "smem.h"
+
+#define SMEM_EXPORT __attribute__((visibility("default")))
+
+#define SMEM_ALL_GUARANTEES \
+	(SMEM_G_LOCKED | SMEM_G_NO_DUMP | SMEM_G_NO_FORK | SMEM_G_NO_DIRECT_MAP | \
+	 SMEM_G_NO_GUP | SMEM_G_THREAD_WINDOW | SMEM_G_SHAREABLE)
+/* What every backend gives. */
+#define SMEM_BASE_GUARANTEES	(SMEM_G_LOCKED | SMEM_G_NO_DUMP | SMEM_G_NO_FORK)
+
+/* ------------------------------------------------------------- regions */
+
+struct smem_region;
+
+/* How a region's protection changes: SMEM_PROT_NONE, _READ or _READWRITE. */
+typedef int (*smem_protect_fn)(struct smem_region *r, unsigned int prot);
+
+/*
+ * Pages of one secret or one arena chunk, with a PROT_NONE guard page on
+ * each side so that a linear overrun faults instead of reaching a
+ * neighbour.
+ */
+struct smem_region {
+	struct smem_region *prev, *next;	/* in the registry */
+	unsigned char *base;			/* first usable byte */
+	size_t size;				/* usable bytes, whole pages */
+	int fd;					/* -1 unless ->protect needs it */
+	smem_protect_fn protect;
+};
+
+struct smem_backend_desc;
+
+/* Reserve @size bytes between two guard pages: r->base, r->size. */
+int smem_region_reserve(struct smem_region *r, size_t size);
+/* Enter a mapped region in the registry, so that a forked child drops it. */
+void smem_region_register(struct smem_region *r);
+/*
+ * Reserve, map from @backend and, when @pkey >= 0, tag with that key (the
+ * pages then stay mapped read-write and only PKRU guards them), register.
+ */
+int smem_region_create(struct smem_region *r, size_t size,
+		       const struct smem_backend_desc *backend, int pkey);
+/* Tag with @pkey, keeping the access @prot (PROT_*). */
+int smem_region_tag(struct smem_region *r, int pkey, int prot);
+/* Unregister, unmap, close.  Wiping is the caller's business. */
+void smem_region_destroy(struct smem_region *r);
+/* Unmap and close a region that was never registered. */
+void smem_region_unmap(struct smem_region *r);
+/* Protection by the page tables of this process (memfd_secret, mlock, imports) */
+int smem_region_mprotect(struct smem_region *r, unsigned int prot);
+
+/* ------------------------------------------------------------ backends */
+
+struct smem_backend_desc {
+	enum smem_backend id;
+	const char *name;
+	/* 0 and the guarantees when the backend is usable here, or -errno */
+	int (*probe)(unsigned int *guarantees);
+	/*
+	 * Put r->size bytes of the backend's pages, readable and writable,
+	 * over the reservation at r->base; may leave in r->fd a descriptor
+	 * that ->protect needs.
+	 */
+	int (*map)(struct smem_region *r);
+	smem_protect_fn protect;
+};
+
+extern const struct smem_backend_desc smem_backend_kmod;
+extern const struct smem_backend_desc smem_backend_memfd_secret;
+extern const struct smem_backend_desc smem_backend_mlock;
+
+/* Open /dev/smem and give the new object @size bytes (kmod backend). */
+int smem_kmod_object_new(size_t size);
+
+/* -------------------------------------------------------------- context */
+
+struct smem_context {
+	const struct smem_backend_desc *backend;
+	unsigned int guarantees;
+	int pkey;			/* -1: no protection keys */
+	size_t page_size;
+	unsigned char canary[16];	/* around each secret in its own pages */
+};
+
+/* The process-wide context, set up at first use; -errno when unusable. */
+int smem_context_get(const struct smem_context **ret);
+/* Guarantees asked for with smem_require(), for every secret */
+unsigned int smem_context_required(void);
+/* Fill @buf from getrandom(2). */
+int smem_fill_random(void *buf, size_t len);
+
+/*
+ * Bumped in every forked child (pthread_atfork), so that a secret made
+ * before the fork sees that it is not in its process any more without a
+ * system call.
+ */
+extern _Atomic unsigned int smem_fork_generation;
+
+static inline unsigned int smem_generation(void)
+{
+	return atomic_load_explicit(&smem_fork_generation, memory_order_relaxed);
+}
+
+/* ---------------------------------------------------------------- pkeys */
+
+/*
+ * Allocate the key of the library and check that the pages of @backend
+ * can be tagged with it; the key, or -errno when there are no keys.
+ */
+int smem_pkey_setup(const struct smem_backend_desc *backend);
+
+/* PKRU bits of a key: access-disable; write-disable is the next bit. */
+static inline uint32_t smem_pkey_ad_bit(int pkey)
+{
+	return pkey >= 0 ? 1U << (2 * pkey) : 0;
+}
+
+#if defined(__x86_64__)
+static inline uint32_t smem_rdpkru(void)
+{
+	uint32_t eax, edx;
+
+	__asm__ volatile(".byte 0x0f, 0x01, 0xee" : "=a"(eax), "=d"(edx) : "c"(0));
+	return eax;
+}
+
+static inline void smem_wrpkru(uint32_t pkru)
+{
+	/* "memory": no access to secret bytes may move across the switch */
+	__asm__ volatile(".byte 0x0f, 0x01, 0xef" : : "a"(pkru), "c"(0), "d"(0) : "memory");
+}
+#else
+/* Never called: smem_pkey_alloc() fails on other architectures. */
+static inline uint32_t smem_rdpkru(void)
+{
+	return 0;
+}
+
+static inline void smem_wrpkru(uint32_t pkru)
+{
+	(void)pkru;
+}
+#endif
+
+/*
+ * Open the key whose access-disable bit is @ad for this thread, read-only
+ * or read-write; returns the PKRU to restore.
+ */
+static inline uint32_t smem_pkru_open(uint32_t ad, bool write)
+{
+	uint32_t saved = smem_rdpkru();
+
+	smem_wrpkru((saved & ~(ad | ad << 1)) | (write ? 0 : ad << 1));
+	return saved;
+}
+
+/* ---------------------------------------------------------------- arena */
+
+/* Largest secret that gets a slot rather than pages of its own. */
+#define SMEM_ARENA_MAX_SLOT	2048
+
+struct smem_chunk;
+
+/* A zeroed slot of at least @len bytes, in pages tagged with @ctx->pkey. */
+int smem_arena_alloc(const struct smem_context *ctx, size_t len,
+		     struct smem_chunk **chunk, unsigned char **slot);
+/* Give back a slot the caller has wiped. */
+void smem_arena_free(struct smem_chunk *chunk, unsigned char *slot);
+
+/* ----------------------------------------------------------------- fork */
+
+/*
+ * pthread_atfork handlers, in lock order: the arena's locks are taken
+ * before the registry's (an arena allocation creates regions).
+ */
+void smem_arena_fork_prepare(void);
+void smem_arena_fork_parent(void);
+void smem_arena_fork_child(void);
+void smem_region_fork_prepare(void);
+void smem_region_fork_parent(void);
+void smem_region_fork_child(void);
+
+/* ------------------------------------------------------------- secrets */
+
+/*
+ * A read-only secret of @len bytes at @data, in the mapped but not yet
+ * registered region @r (an import), which the secret takes over; @pkey
+ * (or -1) is the key @r is tagged with.
+ */
+int smem_secret_new_imported(const struct smem_region *r, unsigned char *data, size_t len,
+			     int pkey, struct smem_secret **ret);
+
+#endif /* SMEM_INTERNAL_H */

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * Protection keys.  libsmem takes one key for all its pages.  Every thread
+ * starts with the key closed: pkey_alloc() closes it for the calling
+ * thread, and the kernel gives every other thread the restrictive default
+ * PKRU, which denies every key but 0.  An access window opens the key in
+ * the PKRU of the calling thread only (smem_pkru_open()); the pages
+ * themselves stay mapped read-write, so opening and closing a window is a
+ * register write, not a system call, and other threads keep faulting.
+ */
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int smem_pkey_setup(const struct smem_backend_desc *backend)
+{
+#if defined(__x86_64__)
+	struct smem_region probe;
+	int key, err;
+
+	key = pkey_alloc(0, PKEY_DISABLE_ACCESS);
+	if (key < 0)
+		return -errno;
+	/*
+	 * The backend's mappings must take the key: try on one page (a
+	 * /dev/smem mapping is VM_PFNMAP, mprotect may be refused on it).
+	 */
+	err = smem_region_create(&probe, (size_t)sysconf(_SC_PAGESIZE), backend, key);
+	if (err) {
+		pkey_free(key);
+		return err;
+	}
+	smem_region_destroy(&probe);
+	return key;
+#else
+	(void)backend;
+	return -ENOTSUP;
+#endif
+}
