@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The pages behind a /dev/smem mapping are outside the kernel direct map.
+ *
+ * smem_dmtest.ko (selftests/module) reads physical memory through the
+ * direct map with copy_from_kernel_nofault(): an ordinary page read that
+ * way shows its bytes (the control), a secret page gives EFAULT.  Also:
+ * the secret pages are no longer System RAM, the device and the object
+ * say so, and no 4 KiB direct-map split happens however many secret pages
+ * come and go.  With page_source=fallback the same probe does read the
+ * pages: the test can tell the difference.
+ */
+#include "kmod_util.h"
+#include "kselftest_harness.h"
+
+#define DMTEST_KO	SMEM_SELFTEST_DIR "smem_dmtest.ko"
+#define DMTEST_DEV	"/dev/smem_dmtest"
+#define SEED		0xd13ec7
+
+/* smem_dmtest.c: the frame number mapped at a user address of the caller. */
+#define SMEM_DMTEST_VIRT_TO_PFN	_IOWR('d', 1, __u64)
+
+FIXTURE(dm) {
+	bool loaded_here;	/* smem_dmtest loaded by the setup */
+	bool reloaded;		/* smem reloaded with other parameters */
+	int dmfd;
+};
+
+FIXTURE_SETUP(dm)
+{
+	if (access(DMTEST_DEV, F_OK)) {
+		int ko = open(DMTEST_KO, O_RDONLY | O_CLOEXEC);
+
+		ASSERT_LE(0, ko) TH_LOG("%s: %s", DMTEST_KO, strerror(errno));
+		ASSERT_EQ(0, syscall(SYS_finit_module, ko, "", 0))
+			TH_LOG("load %s: %s", DMTEST_KO, strerror(errno));
+		close(ko);
+		self->loaded_here = true;
+	}
+	self->dmfd = open(DMTEST_DEV, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, self->dmfd) TH_LOG("%s: %s", DMTEST_DEV, strerror(errno));
+}
+
+/* In the parent, once the test's process and all it held are gone. */
+FIXTURE_TEARDOWN_PARENT(dm)
+{
+	/*
+	 * The harness may run this in the test's own process after a failed
+	 * ASSERT: smem_reload() drops its references first.
+	 */
+	if (self->reloaded) {
+		EXPECT_EQ(0, smem_reload_default());
+	}
+	if (self->loaded_here) {
+		drop_device_refs(DMTEST_DEV);
+		unload_module("smem_dmtest");
+	}
+}
+
+/* Read @len bytes at physical address @phys through the direct map. */
+static ssize_t dm_read(int dmfd, void *buf, size_t len, uint64_t phys)
+{
+	return pread(dmfd, buf, len, (off_t)phys);
+}
+
+/*
+ * The PFN mapped at @addr, from the page tables (smem_dmtest), or 0.
+ * /proc/self/pagemap has no PFN for smem's VM_PFNMAP mappings: the page
+ * walker skips them.
+ */
+static uint64_t dm_pfn(int dmfd, const void *addr)
+{
+	__u64 v = (uintptr_t)addr;
+
+	return ioctl(dmfd, SMEM_DMTEST_VIRT_TO_PFN, &v) ? 0 : v;
+}
+
+/* The PFN behind @addr from /proc/self/pagemap (root only), or 0. */
+static uint64_t pagemap_pfn(const void *addr)
+{
+	uint64_t entry = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	off_t off = (uintptr_t)addr / pagesz() * sizeof(entry);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &entry, sizeof(entry), off) != sizeof(entry))
+		entry = 0;
+	close(fd);
+	if (!(entry & (1ULL << 63)))
+		return 0;
+	return entry & ((1ULL << 55) - 1);
+}
+
+/* Each page of @p, @npages long, patterned with @seed and present. */
+static void expect_direct_map(struct __test_metadata *_metadata, int dmfd,
+			      unsigned char *p, size_t npages, uint32_t seed,
+			      bool readable)
+{
+	size_t ps = pagesz();
+	unsigned char *buf = malloc(ps);
+
+	ASSERT_NE(NULL, buf);
+	for (size_t i = 0; i < npages; i++) {
+		uint64_t pfn = dm_pfn(dmfd, p + i * ps);
+		ssize_t n;
+
+		ASSERT_NE(0, pfn) TH_LOG("page %zu: not present", i);
+		memset(buf, 0, ps);
+		n = dm_read(dmfd, buf, ps, pfn * ps);
+		if (readable) {
+			EXPECT_EQ(ps, n) TH_LOG("page %zu, pfn %#llx: %s", i,
+						(unsigned long long)pfn, strerror(errno));
+			EXPECT_EQ(ps, check_pattern(buf, ps, seed + i)) TH_LOG("page %zu", i);
+		} else {
+			EXPECT_EQ(-1, n) TH_LOG("page %zu, pfn %#llx is readable in the direct map", i,
+						(unsigned long long)pfn);
+			EXPECT_EQ(EFAULT, errno);
+			EXPECT_EQ(ps, check_zero(buf, ps));
+		}
+	}
+	free(buf);
+}
+
+static void fill_pages(unsigned char *p, size_t npages, uint32_t seed)
+{
+	for (size_t i = 0; i < npages; i++)
+		fill_pattern(p + i * pagesz(), pagesz(), seed + i);
+}
+
+/* A new object of @npages, mapped read-write, pages patterned by fill_pages(). */
+static unsigned char *new_secret(size_t npages, int *fd)
+{
+	unsigned char *p;
+
+	*fd = smem_new(npages * pagesz());
+	if (*fd < 0)
+		return MAP_FAILED;
+	p = smem_map(*fd, npages * pagesz(), PROT_READ | PROT_WRITE, 0);
+	if (p != MAP_FAILED)
+		fill_pages(p, npages, SEED);
+	return p;
+}
+
+TEST_F(dm, control_ordinary_page_readable)
+{
+	size_t n = 4;
+	unsigned char *p = mmap(NULL, n * pagesz(), PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, mlock(p, n * pagesz()));
+	fill_pages(p, n, SEED);
+	/* The page-table lookup agrees with pagemap where pagemap can tell. */
+	for (size_t i = 0; i < n; i++) {
+		EXPECT_EQ(pagemap_pfn(p + i * pagesz()), dm_pfn(self->dmfd, p + i * pagesz()));
+	}
+	expect_direct_map(_metadata, self->dmfd, p, n, SEED, true);
+	munmap(p, n * pagesz());
+}
+
+/* A secret in each state: never in the direct map. */
+TEST_F(dm, secret_pages_not_readable)
+{
+	size_t n = 8, size = n * pagesz();
+	int fd;
+	unsigned char *p = new_secret(n, &fd);
+
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("new secret: fd %d, %s", fd, strerror(errno));
+	expect_direct_map(_metadata, self->dmfd, p, n, SEED, false);
+	/* READ: the entries are back after a read, still not in the direct map. */
+	ASSERT_EQ(0, smem_protect(fd, SMEM_PROT_READ));
+	for (size_t i = 0; i < n; i++) {
+		EXPECT_EQ(pagesz(), check_pattern(p + i * pagesz(), pagesz(), SEED + i));
+	}
+	expect_direct_map(_metadata, self->dmfd, p, n, SEED, false);
+	munmap(p, size);
+	close(fd);
+}
+
+/* Whether [phys, phys + len) meets a "System RAM" range of /proc/iomem. */
+static bool in_system_ram(uint64_t phys, uint64_t len)
+{
+	unsigned long long lo, hi;
+	char line[256];
+	bool found = false;
+	FILE *f = fopen("/proc/iomem", "r");
+
+	if (!f)
+		return true;
+	while (!found && fgets(line, sizeof(line), f))
+		if (strstr(line, ": System RAM") && sscanf(line, " %llx-%llx", &lo, &hi) == 2 &&
+		    lo < phys + len && phys <= hi)
+			found = true;
+	fclose(f);
+	return found;
+}
+
+TEST_F(dm, secret_pages_not_system_ram)
+{
+	size_t n = 8, size = n * pagesz();
+	int fd;
+	unsigned char *p = new_secret(n, &fd);
+
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("new secret: fd %d, %s", fd, strerror(errno));
+	/* The control: an ordinary page is System RAM (and /proc/iomem shows addresses). */
+	ASSERT_TRUE(in_system_ram(dm_pfn(self->dmfd, &n) * pagesz(), 1));
+	for (size_t i = 0; i < n; i++) {
+		uint64_t pfn = dm_pfn(self->dmfd, p + i * pagesz());
+
+		ASSERT_NE(0, pfn);
+		EXPECT_FALSE(in_system_ram(pfn * pagesz(), pagesz()))
+			TH_LOG("page %zu (pfn %#llx) is System RAM", i, (unsigned long long)pfn);
+	}
+	munmap(p, size);
+	close(fd);
+}
+
+TEST_F(dm, reported_outside_direct_map)
+{
+	struct smem_object_info info;
+	struct smem_query q;
+	char src[32];
+	int fd;
+
+	ASSERT_EQ(0, smem_query(&q));
+	EXPECT_EQ(SMEM_SOURCE_CARVEOUT, q.page_source);
+	EXPECT_TRUE(q.features & SMEM_FEAT_NO_DIRECT_MAP);
+	ASSERT_EQ(0, read_text(SMEM_SYSFS "page_source", src, sizeof(src)));
+	EXPECT_STREQ("carveout", src);
+	fd = smem_new(pagesz());
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, smem_info(fd, &info));
+	EXPECT_EQ(SMEM_SOURCE_CARVEOUT, info.page_source);
+	EXPECT_EQ(SMEM_INFO_NO_DIRECT_MAP, info.flags);
+	close(fd);
+}
+
+/*
+ * 10,000 pages in objects of mixed sizes, mapped, touched and freed:
+ * DirectMap4k never grows, since nothing splits the direct map.
+ */
+TEST_F_TIMEOUT(dm, no_direct_map_splits, 120)
+{
+	static const size_t sizes[] = { 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987 };
+	long long before = meminfo_kb("DirectMap4k"), most = before, now;
+	size_t total = 0, ps = pagesz();
+	int fds[64], nobj = 0;
+
+	ASSERT_LE(0, before) TH_LOG("no DirectMap4k in /proc/meminfo");
+	for (size_t i = 0; total < 10000; i++) {
+		size_t n = sizes[i % (sizeof(sizes) / sizeof(sizes[0]))];
+		unsigned char *p;
+
+		if (n > 10000 - total)
+			n = 10000 - total;
+		ASSERT_LT(nobj, 64);
+		fds[nobj] = smem_new(n * ps);
+		ASSERT_LE(0, fds[nobj]) TH_LOG("object %d of %zu pages: %s", nobj, n, strerror(-fds[nobj]));
+		p = smem_map(fds[nobj], n * ps, PROT_READ | PROT_WRITE, 0);
+		ASSERT_NE(MAP_FAILED, p);
+		for (size_t j = 0; j < n; j++)
+			p[j * ps] = (unsigned char)j;
+		munmap(p, n * ps);
+		total += n;
+		nobj++;
+		now = meminfo_kb("DirectMap4k");
+		most = now > most ? now : most;
+	}
+	/* Free in an order unlike the allocation's. */
+	for (int i = 0; i < nobj; i += 2)
+		close(fds[i]);
+	for (int i = 1; i < nobj; i += 2)
+		close(fds[i]);
+	now = meminfo_kb("DirectMap4k");
+	most = now > most ? now : most;
+	EXPECT_EQ(before, most) TH_LOG("DirectMap4k grew from %lld kB to %lld kB", before, most);
+}
+
+/*
+ * The control for the whole file: pages that stay in the direct map
+ * (page_source=fallback) are readable through it, and nothing claims
+ * otherwise.
+ */
+TEST_F(dm, fallback_pages_readable)
+{
+	struct smem_object_info info;
+	size_t n = 4, size = n * pagesz();
+	unsigned char *p;
+	int fd;
+
+	self->reloaded = true;
+	ASSERT_EQ(0, smem_reload("page_source=fallback allow_fallback=1"));
+	p = new_secret(n, &fd);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("new secret: fd %d, %s", fd, strerror(errno));
+	ASSERT_EQ(0, smem_info(fd, &info));
+	EXPECT_EQ(SMEM_SOURCE_FALLBACK, info.page_source);
+	EXPECT_EQ(0, info.flags & SMEM_INFO_NO_DIRECT_MAP);
+	expect_direct_map(_metadata, self->dmfd, p, n, SEED, true);
+	munmap(p, size);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN

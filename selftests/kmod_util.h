@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the kmod_*_test programs: the /dev/smem ioctls as
+ * functions returning 0 or a negative errno, fault probes that turn a
+ * SIGSEGV/SIGBUS into a return value, the module's sysfs counters and
+ * parameters, reloading the module with other parameters, /proc lookups
+ * (meminfo, pagemap) and fd passing.
+ *
+ * Everything is static inline: each test program is one translation unit.
+ * None of these helpers uses the harness's ASSERT macros, so they are
+ * safe in forked children and in threads.
+ */
+#ifndef SMEM_KMOD_UTIL_H
+#define SMEM_KMOD_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/smem.h>
+
+#define SMEM_DEV		"/dev/smem"
+#define SMEM_SYSFS		"/sys/class/misc/smem/"
+#define SMEM_PARAMS		"/sys/module/smem/parameters/"
+#define SMEM_SELFTEST_DIR	"/usr/lib/smem/selftests/"
+
+static inline size_t pagesz(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* ------------------------------------------------------------- ioctls */
+
+/* An ioctl as 0 or -errno. */
+static inline int smem_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+static inline int smem_open(void)
+{
+	int fd = open(SMEM_DEV, O_RDWR | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static inline int smem_alloc(int fd, __u64 size)
+{
+	struct smem_alloc a = { .size = size };
+
+	return smem_ioctl(fd, SMEM_IOC_ALLOC, &a);
+}
+
+/* A new object of @size bytes: its fd, or -errno. */
+static inline int smem_new(__u64 size)
+{
+	int fd = smem_open(), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = smem_alloc(fd, size);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static inline int smem_protect(int fd, __u32 prot)
+{
+	struct smem_protect p = { .prot = prot };
+
+	return smem_ioctl(fd, SMEM_IOC_PROTECT, &p);
+}
+
+static inline int smem_seal(int fd, __u32 seals)
+{
+	struct smem_seal s = { .seals = seals };
+
+	return smem_ioctl(fd, SMEM_IOC_SEAL, &s);
+}
+
+static inline int smem_wipe(int fd, __u64 offset, __u64 length)
+{
+	struct smem_wipe w = { .offset = offset, .length = length };
+
+	return smem_ioctl(fd, SMEM_IOC_WIPE, &w);
+}
+
+static inline int smem_info(int fd, struct smem_object_info *info)
+{
+	memset(info, 0xa5, sizeof(*info));
+	return smem_ioctl(fd, SMEM_IOC_INFO, info);
+}
+
+/* The device query, through a short-lived fd. */
+static inline int smem_query(struct smem_query *q)
+{
+	int fd = smem_open(), ret;
+
+	if (fd < 0)
+		return fd;
+	memset(q, 0xa5, sizeof(*q));
+	ret = smem_ioctl(fd, SMEM_IOC_QUERY, q);
+	close(fd);
+	return ret;
+}
+
+/* MAP_SHARED mapping of an object; MAP_FAILED with errno on failure. */
+static inline void *smem_map(int fd, size_t len, int prot, off_t offset)
+{
+	return mmap(NULL, len, prot, MAP_SHARED, fd, offset);
+}
+
+/* ------------------------------------------------------------ patterns */
+
+/* Byte @i of the pattern named by @seed: no short period, rarely zero. */
+static inline unsigned char pattern_byte(uint32_t seed, size_t i)
+{
+	uint64_t x = (i + 1) * 0x9e3779b97f4a7c15ULL ^ (seed + 1ULL) * 0xbf58476d1ce4e5b9ULL;
+
+	x ^= x >> 31;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 29;
+	return (unsigned char)(x | 1);
+}
+
+static inline void fill_pattern(volatile unsigned char *p, size_t len, uint32_t seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = pattern_byte(seed, i);
+}
+
+/*
+ * Index of the first byte of @p that differs from the pattern's bytes
+ * from @from on, or @len: @p holds a window of a larger patterned area.
+ */
+static inline size_t check_pattern_from(const volatile unsigned char *p, size_t len,
+					uint32_t seed, size_t from)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != pattern_byte(seed, from + i))
+			return i;
+	return len;
+}
+
+static inline size_t check_pattern(const volatile unsigned char *p, size_t len, uint32_t seed)
+{
+	return check_pattern_from(p, len, seed, 0);
+}
+
+/* Index of the first non-zero byte, or @len. */
+static inline size_t check_zero(const volatile unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return i;
+	return len;
+}
+
+/* -------------------------------------------------------- fault probes */
+
+/*
+ * probe_read()/probe_write() touch one byte and return 0, or the signal
+ * (SIGSEGV, SIGBUS) the access raised.  Per thread, so readers in several
+ * threads can probe at once.
+ */
+static __thread sigjmp_buf probe_env;
+static __thread volatile sig_atomic_t probe_armed;
+
+static inline void probe_handler(int sig)
+{
+	if (!probe_armed) {
+		/* A fault outside a probe: die of it as usual. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	probe_armed = 0;
+	siglongjmp(probe_env, sig);
+}
+
+static inline void probe_install(void)
+{
+	static pid_t installed_in;
+	struct sigaction sa = { .sa_handler = probe_handler };
+
+	if (installed_in == getpid())
+		return;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_NODEFER;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	installed_in = getpid();
+}
+
+/* Write *@val to @p, or read @p into *@val. */
+static inline int probe_access(volatile unsigned char *p, bool write, unsigned char *val)
+{
+	int sig;
+
+	probe_install();
+	sig = sigsetjmp(probe_env, 1);
+	if (sig)
+		return sig;
+	probe_armed = 1;
+	if (write)
+		*p = *val;
+	else
+		*val = *p;
+	probe_armed = 0;
+	return 0;
+}
+
+static inline int probe_read(const volatile unsigned char *p, unsigned char *out)
+{
+	return probe_access((volatile unsigned char *)p, false, out);
+}
+
+static inline int probe_write(volatile unsigned char *p, unsigned char v)
+{
+	return probe_access(p, true, &v);
+}
+
+/* --------------------------------------------------- sysfs and modules */
+
+/* Read a small text file into @buf (NUL-terminated, newline stripped). */
+static inline int read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = 0;
+	return 0;
+}
+
+static inline int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+/* A number from /sys/class/misc/smem/@name, or -1. */
+static inline long long smem_counter(const char *name)
+{
+	char path[128], buf[64];
+
+	snprintf(path, sizeof(path), SMEM_SYSFS "%s", name);
+	if (read_text(path, buf, sizeof(buf)))
+		return -1;
+	return strtoll(buf, NULL, 0);
+}
+
+/* Module parameter @name as text into @buf; 0 or -errno. */
+static inline int smem_param_get(const char *name, char *buf, size_t len)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), SMEM_PARAMS "%s", name);
+	return read_text(path, buf, len);
+}
+
+static inline int smem_param_set(const char *name, const char *value)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), SMEM_PARAMS "%s", name);
+	return write_text(path, value);
+}
+
+static inline bool module_loaded(const char *name)
+{
+	char line[256];
+	size_t n = strlen(name);
+	bool found = false;
+	FILE *f = fopen("/proc/modules", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, name, n) && line[n] == ' ';
+	fclose(f);
+	return found;
+}
+
+/* delete_module(2) without waiting: 0 or -errno. */
+static inline int unload_module(const char *name)
+{
+	return syscall(SYS_delete_module, name, O_NONBLOCK) ? -errno : 0;
+}
+
+static inline void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static inline double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Close this process's file descriptors of the device @dev and unmap its
+ * mappings of it: what keeps a module from unloading.  For teardowns that
+ * may run in the process of a test that failed half-way.
+ */
+static inline void drop_device_refs(const char *dev)
+{
+	unsigned long lo[256], hi[256];
+	char path[64], target[64], line[512];
+	int n = 0;
+	FILE *f;
+
+	for (int fd = 3; fd < 1024; fd++) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len > 0) {
+			target[len] = 0;
+			if (!strcmp(target, dev))
+				close(fd);
+		}
+	}
+	f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return;
+	/* Unmap only once the list is read: unmapping changes it. */
+	while (n < 256 && fgets(line, sizeof(line), f)) {
+		char *name = strchr(line, '/');
+
+		if (name && !strncmp(name, dev, strlen(dev)) && name[strlen(dev)] == '\n' &&
+		    sscanf(line, "%lx-%lx", &lo[n], &hi[n]) == 2)
+			n++;
+	}
+	fclose(f);
+	while (n--)
+		munmap((void *)lo[n], hi[n] - lo[n]);
+}
+
+/*
+ * Unload smem if it is loaded (after dropping this process's references,
+ * and retrying for a few seconds, as the last reference of an exiting
+ * process may still be on its way), then "modprobe smem @params" unless
+ * @params is NULL.  0 on success, -errno of the unload, or -ENOEXEC when
+ * modprobe failed.
+ */
+static inline int smem_reload(const char *params)
+{
+	char cmd[512];
+	int ret = 0;
+
+	drop_device_refs(SMEM_DEV);
+
+	for (int i = 0; i < 100 && module_loaded("smem"); i++) {
+		ret = unload_module("smem");
+		if (!ret || ret == -ENOENT)
+			break;
+		sleep_ms(50);
+	}
+	if (module_loaded("smem"))
+		return ret ? ret : -EBUSY;
+	if (!params)
+		return 0;
+	snprintf(cmd, sizeof(cmd), "modprobe smem %s", params);
+	return system(cmd) == 0 ? 0 : -ENOEXEC;
+}
+
+/* Back to the default load, as every test program must leave it. */
+static inline int smem_reload_default(void)
+{
+	return smem_reload("");
+}
+
+/* A field of /proc/meminfo in kB, or -1. */
+static inline long long meminfo_kb(const char *key)
+{
+	char line[256];
+	size_t n = strlen(key);
+	long long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':') {
+			v = strtoll(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* --------------------------------------------------------- fd passing */
+
+static inline int send_fd(int sock, int fd)
+{
+	char data = 'F';
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	memset(&u, 0, sizeof(u));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+}
+
+/* The fd received on @sock, or -errno. */
+static inline int recv_fd(int sock)
+{
+	char data;
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd;
+
+	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	if (n != 1)
+		return -EIO;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -EBADMSG;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/*
+ * A child's exit status for the tests: 0 when it exited with 0, else a
+ * number that names what happened (exit code, or 128 + signal).
+ */
+static inline int wait_child(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+#endif /* SMEM_KMOD_UTIL_H */
