@@ -162,17 +162,16 @@ static long smem_ioctl_alloc(struct smem_object *obj, void __user *arg)
 	if (!req.size || req.size > (u64)smem_pool_max_pages() << PAGE_SHIFT)
 		return -EINVAL;
 	npages = DIV_ROUND_UP_ULL(req.size, PAGE_SIZE);
+	if (READ_ONCE(obj->npages))
+		return -EBUSY;
 
-	down_write(&obj->lock);
-	if (obj->npages) {
-		ret = -EBUSY;
-		goto out_unlock;
-	}
-	/* Charged here, never at fault time: no fault can fail later. */
-	if (account_locked_vm(current->mm, npages, true)) {
-		ret = -EAGAIN;
-		goto out_unlock;
-	}
+	/*
+	 * Charged here, never at fault time, so no fault can fail later.
+	 * Not under obj->lock: account_locked_vm() takes mmap_lock, which
+	 * mmap() and faults hold when they take obj->lock.
+	 */
+	if (account_locked_vm(current->mm, npages, true))
+		return -EAGAIN;
 	pfns = kvmalloc_array(npages, sizeof(*pfns), GFP_KERNEL);
 	if (!pfns) {
 		ret = -ENOMEM;
@@ -182,19 +181,26 @@ static long smem_ioctl_alloc(struct smem_object *obj, void __user *arg)
 	if (ret)
 		goto err_free_pfns;
 
+	down_write(&obj->lock);
+	if (obj->npages) {
+		/* Another thread allocated meanwhile. */
+		up_write(&obj->lock);
+		ret = -EBUSY;
+		goto err_free_pages;
+	}
 	obj->pfns = pfns;
-	obj->npages = npages;
 	obj->mm = current->mm;
 	mmgrab(obj->mm);
+	WRITE_ONCE(obj->npages, npages);
 	up_write(&obj->lock);
 	return 0;
 
+err_free_pages:
+	smem_pool_free(npages, pfns);
 err_free_pfns:
 	kvfree(pfns);
 err_unaccount:
 	account_locked_vm(current->mm, npages, false);
-out_unlock:
-	up_write(&obj->lock);
 	return ret;
 }
 
