@@ -1,0 +1,649 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libsmem under concurrency: close while reading, protect (write) while
+ * reading, close with a deadline, writers that readers cannot starve, and
+ * a stress of 16 threads reading, writing, closing, dropping and making
+ * secrets again for SMEM_STRESS_SECONDS (default 10) seconds, run in a
+ * child watched for signals, deadlock and wrong bytes.
+ *
+ * A secret here always holds a pattern: its first four bytes are the
+ * seed, the rest lib_pattern(seed).  A reader that sees anything else saw
+ * a torn write or freed memory.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <smem.h>
+
+#include "kselftest_harness.h"
+#include "lib_util.h"
+
+static void seeded_fill(unsigned char *p, size_t len, uint32_t seed)
+{
+	lib_fill(p, len, seed);
+	memcpy(p, &seed, len < 4 ? len : 4);
+}
+
+/* Read callback: 0 when the bytes are a whole pattern, else -EILSEQ. */
+static int seeded_check_fn(const void *buf, size_t len, void *arg)
+{
+	const unsigned char *p = buf;
+	uint32_t seed = 0;
+	size_t i;
+
+	(void)arg;
+	memcpy(&seed, p, len < 4 ? len : 4);
+	for (i = 4; i < len; i++)
+		if (p[i] != lib_pattern(seed, i))
+			return -EILSEQ;
+	return 0;
+}
+
+static int seeded_write_fn(void *buf, size_t len, void *arg)
+{
+	seeded_fill(buf, len, (uint32_t)(uintptr_t)arg);
+	return 0;
+}
+
+static struct smem_secret *seeded_new(size_t len, uint32_t seed)
+{
+	struct smem_secret *s = NULL;
+	unsigned char *buf = malloc(len);
+
+	if (buf) {
+		seeded_fill(buf, len, seed);
+		if (smem_secret_new(buf, len, 0, &s))
+			s = NULL;
+		free(buf);
+	}
+	return s;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* ------------------------------------------------- close while reading */
+
+struct readers {
+	struct smem_secret *s;
+	atomic_int reads, bad, stopped;
+};
+
+static void *read_until_closed(void *arg)
+{
+	struct readers *r = arg;
+	int err;
+
+	for (;;) {
+		err = smem_secret_read(r->s, seeded_check_fn, NULL);
+		if (err == -EBADF)
+			break;
+		if (err)
+			atomic_fetch_add(&r->bad, 1);
+		atomic_fetch_add(&r->reads, 1);
+	}
+	atomic_fetch_add(&r->stopped, 1);
+	return NULL;
+}
+
+FIXTURE(sizes) {
+	int unused;
+};
+
+FIXTURE_VARIANT(sizes) {
+	size_t len;
+};
+
+FIXTURE_VARIANT_ADD(sizes, small) { .len = 32 };
+FIXTURE_VARIANT_ADD(sizes, page) { .len = 4000 };
+
+FIXTURE_SETUP(sizes)
+{
+	self->unused = 0;
+}
+
+FIXTURE_TEARDOWN(sizes)
+{
+}
+
+TEST_F(sizes, close_while_reading)
+{
+	enum { THREADS = 6, ROUNDS = 200 };
+	pthread_t t[THREADS];
+	int round, i, total = 0;
+
+	for (round = 0; round < ROUNDS; round++) {
+		struct readers r = { .s = seeded_new(variant->len, round) };
+
+		ASSERT_NE(NULL, r.s);
+		for (i = 0; i < THREADS; i++)
+			ASSERT_EQ(0, pthread_create(&t[i], NULL, read_until_closed, &r));
+		/* Close at varying points: before, among and after the first reads. */
+		for (volatile int spin = 0; spin < (round % 20) * 5000; spin++)
+			;
+		ASSERT_EQ(0, smem_secret_close(r.s));
+		/* Every reader has left: close waited for the ones inside. */
+		EXPECT_EQ(-EBADF, smem_secret_read(r.s, seeded_check_fn, NULL));
+		for (i = 0; i < THREADS; i++)
+			pthread_join(t[i], NULL);
+		EXPECT_EQ(THREADS, r.stopped);
+		EXPECT_EQ(0, r.bad);
+		total += r.reads;
+		smem_secret_unref(r.s);
+	}
+	TH_LOG("%d reads in %d rounds", total, ROUNDS);
+}
+
+/* ------------------------------------------ protect (write) while reading */
+
+struct mixed {
+	struct smem_secret *s;
+	atomic_bool stop;
+	atomic_int reads, writes, bad;
+};
+
+static void *check_loop(void *arg)
+{
+	struct mixed *m = arg;
+
+	while (!atomic_load(&m->stop)) {
+		if (smem_secret_read(m->s, seeded_check_fn, NULL))
+			atomic_fetch_add(&m->bad, 1);
+		atomic_fetch_add(&m->reads, 1);
+	}
+	return NULL;
+}
+
+static void *write_loop(void *arg)
+{
+	struct mixed *m = arg;
+	uint32_t seed = (uint32_t)(uintptr_t)pthread_self();
+
+	while (!atomic_load(&m->stop)) {
+		if (smem_secret_write(m->s, seeded_write_fn, (void *)(uintptr_t)seed++))
+			atomic_fetch_add(&m->bad, 1);
+		atomic_fetch_add(&m->writes, 1);
+	}
+	return NULL;
+}
+
+TEST_F(sizes, protect_while_reading)
+{
+	enum { READERS = 4, WRITERS = 2 };
+	struct mixed m = { .s = seeded_new(variant->len, 1) };
+	pthread_t t[READERS + WRITERS];
+	int i;
+
+	ASSERT_NE(NULL, m.s);
+	for (i = 0; i < READERS + WRITERS; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, i < READERS ? check_loop : write_loop, &m));
+	sleep_ms(1000);
+	atomic_store(&m.stop, true);
+	for (i = 0; i < READERS + WRITERS; i++)
+		pthread_join(t[i], NULL);
+	EXPECT_EQ(0, m.bad);
+	/* Readers could not starve the writers, nor the other way round. */
+	EXPECT_LT(0, m.writes);
+	EXPECT_LT(0, m.reads);
+	EXPECT_EQ(0, smem_secret_close(m.s));
+	smem_secret_unref(m.s);
+	TH_LOG("%d reads, %d writes", m.reads, m.writes);
+}
+
+/* ------------------------------------------------------ blocked accesses */
+
+struct gate {
+	struct smem_secret *s;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool inside, open, done;
+	atomic_bool leaving;		/* the callback is returning */
+	int result;
+};
+
+#define GATE_INIT { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER }
+
+static void gate_set(struct gate *g, bool *flag)
+{
+	pthread_mutex_lock(&g->lock);
+	*flag = true;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void gate_wait(struct gate *g, bool *flag)
+{
+	pthread_mutex_lock(&g->lock);
+	while (!*flag)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* Read callback: say we are inside, wait until the gate opens. */
+static int held_read_fn(const void *buf, size_t len, void *arg)
+{
+	struct gate *g = arg;
+	int err = seeded_check_fn(buf, len, NULL);
+
+	gate_set(g, &g->inside);
+	gate_wait(g, &g->open);
+	/* Still readable, whatever happened meanwhile. */
+	if (!err && seeded_check_fn(buf, len, NULL))
+		err = -EILSEQ;
+	atomic_store(&g->leaving, true);
+	return err ? err : 42;
+}
+
+static void *held_reader(void *arg)
+{
+	struct gate *g = arg;
+
+	g->result = smem_secret_read(g->s, held_read_fn, g);
+	gate_set(g, &g->done);
+	return NULL;
+}
+
+TEST(close_timeout_leaves_it_closing)
+{
+	struct gate g = GATE_INIT;
+	pthread_t t;
+	double start;
+
+	g.s = seeded_new(64, 3);
+	ASSERT_NE(NULL, g.s);
+	ASSERT_EQ(0, pthread_create(&t, NULL, held_reader, &g));
+	gate_wait(&g, &g.inside);
+
+	start = lib_now();
+	EXPECT_EQ(-ETIMEDOUT, smem_secret_close_timeout(g.s, 100));
+	EXPECT_LE(0.09, lib_now() - start);
+	EXPECT_EQ(-ETIMEDOUT, smem_secret_close_timeout(g.s, 0));
+	EXPECT_TRUE(smem_secret_is_closed(g.s));
+	EXPECT_EQ(-EBADF, smem_secret_read(g.s, seeded_check_fn, NULL));
+	EXPECT_EQ(-EBADF, smem_secret_write(g.s, seeded_write_fn, NULL));
+
+	/* The reader leaves: it finishes the close itself. */
+	gate_set(&g, &g.open);
+	pthread_join(t, NULL);
+	EXPECT_EQ(42, g.result);
+	EXPECT_EQ(0, smem_secret_close_timeout(g.s, 0));
+	smem_secret_unref(g.s);
+}
+
+struct closer {
+	struct smem_secret *s;
+	atomic_bool returned;
+	int result;
+};
+
+static void *close_thread(void *arg)
+{
+	struct closer *c = arg;
+
+	c->result = smem_secret_close(c->s);
+	atomic_store(&c->returned, true);
+	return NULL;
+}
+
+TEST(close_waits_for_readers)
+{
+	struct gate g = GATE_INIT;
+	struct closer c = { 0 };
+	pthread_t reader, closer;
+
+	g.s = c.s = seeded_new(5000, 4);
+	ASSERT_NE(NULL, g.s);
+	ASSERT_EQ(0, pthread_create(&reader, NULL, held_reader, &g));
+	gate_wait(&g, &g.inside);
+	ASSERT_EQ(0, pthread_create(&closer, NULL, close_thread, &c));
+	sleep_ms(200);
+	EXPECT_FALSE(atomic_load(&c.returned));
+	EXPECT_TRUE(smem_secret_is_closed(g.s));
+	gate_set(&g, &g.open);
+	pthread_join(closer, NULL);
+	/* The reader's callback had returned before close did. */
+	EXPECT_TRUE(atomic_load(&g.leaving));
+	pthread_join(reader, NULL);
+	EXPECT_EQ(42, g.result);
+	EXPECT_EQ(0, c.result);
+	smem_secret_unref(g.s);
+}
+
+/* Write callback: say we are inside, wait until the gate opens. */
+static int held_write_fn(void *buf, size_t len, void *arg)
+{
+	struct gate *g = arg;
+
+	gate_set(g, &g->inside);
+	gate_wait(g, &g->open);
+	seeded_fill(buf, len, 77);
+	return 0;
+}
+
+static void *held_writer(void *arg)
+{
+	struct gate *g = arg;
+
+	g->result = smem_secret_write(g->s, held_write_fn, g);
+	gate_set(g, &g->done);
+	return NULL;
+}
+
+struct timed_read {
+	struct smem_secret *s;
+	double when;
+	uint32_t seed;
+};
+
+static int seed_fn(const void *buf, size_t len, void *arg)
+{
+	struct timed_read *r = arg;
+
+	r->when = lib_now();
+	memcpy(&r->seed, buf, len < 4 ? len : 4);
+	return 0;
+}
+
+static void *timed_reader(void *arg)
+{
+	struct timed_read *r = arg;
+
+	smem_secret_read(r->s, seed_fn, r);
+	return NULL;
+}
+
+TEST(writer_excludes_readers)
+{
+	struct gate g = GATE_INIT;
+	struct timed_read r = { 0 };
+	pthread_t writer, reader;
+	double opened;
+
+	g.s = r.s = seeded_new(100, 5);
+	ASSERT_NE(NULL, g.s);
+	ASSERT_EQ(0, pthread_create(&writer, NULL, held_writer, &g));
+	gate_wait(&g, &g.inside);
+	ASSERT_EQ(0, pthread_create(&reader, NULL, timed_reader, &r));
+	sleep_ms(100);
+	opened = lib_now();
+	gate_set(&g, &g.open);
+	pthread_join(writer, NULL);
+	pthread_join(reader, NULL);
+	EXPECT_EQ(0, g.result);
+	/* The reader got in after the writer, and saw its bytes. */
+	EXPECT_LE(opened, r.when);
+	EXPECT_EQ(77, r.seed);
+	smem_secret_unref(g.s);
+}
+
+struct overlap {
+	struct smem_secret *s;
+	atomic_bool stop;
+};
+
+static int linger_fn(const void *buf, size_t len, void *arg)
+{
+	(void)buf;
+	(void)len;
+	(void)arg;
+	sleep_ms(2);
+	return 0;
+}
+
+static void *overlapping_reader(void *arg)
+{
+	struct overlap *o = arg;
+
+	while (!atomic_load(&o->stop))
+		smem_secret_read(o->s, linger_fn, NULL);
+	return NULL;
+}
+
+/* Readers that always overlap never leave the secret empty: the writer gets in anyway. */
+TEST(readers_cannot_starve_writer)
+{
+	enum { READERS = 4 };
+	struct overlap o = { .s = seeded_new(64, 6) };
+	pthread_t t[READERS];
+	double start, took;
+	int i;
+
+	ASSERT_NE(NULL, o.s);
+	for (i = 0; i < READERS; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, overlapping_reader, &o));
+	sleep_ms(50);
+	start = lib_now();
+	EXPECT_EQ(0, smem_secret_write(o.s, seeded_write_fn, (void *)8));
+	took = lib_now() - start;
+	atomic_store(&o.stop, true);
+	for (i = 0; i < READERS; i++)
+		pthread_join(t[i], NULL);
+	EXPECT_GT(0.5, took);
+	smem_secret_unref(o.s);
+}
+
+/* A reader waiting behind a writer fails at once when the secret closes. */
+TEST(close_wakes_waiting_accessors)
+{
+	struct gate g = GATE_INIT;
+	struct timed_read r = { 0 };
+	pthread_t writer, reader;
+	int err;
+
+	g.s = r.s = seeded_new(100, 9);
+	ASSERT_NE(NULL, g.s);
+	ASSERT_EQ(0, pthread_create(&writer, NULL, held_writer, &g));
+	gate_wait(&g, &g.inside);
+	ASSERT_EQ(0, pthread_create(&reader, NULL, timed_reader, &r));
+	sleep_ms(50);
+	err = smem_secret_close_timeout(g.s, 50);
+	EXPECT_EQ(-ETIMEDOUT, err);
+	/* The waiting reader gave up with -EBADF, without getting in. */
+	pthread_join(reader, NULL);
+	EXPECT_EQ(0, r.when);
+	gate_set(&g, &g.open);
+	pthread_join(writer, NULL);
+	EXPECT_EQ(0, g.result);
+	EXPECT_EQ(0, smem_secret_close(g.s));
+	smem_secret_unref(g.s);
+}
+
+/* ---------------------------------------------------------------- stress */
+
+#define STRESS_SLOTS	8
+#define STRESS_THREADS	16
+
+/*
+ * Shared slots, each holding one reference to a secret.  Taking a
+ * reference of your own needs the slot's lock (as in any program that
+ * shares refcounted objects); using the secret never does.
+ */
+struct stress {
+	pthread_mutex_t lock[STRESS_SLOTS];
+	struct smem_secret *slot[STRESS_SLOTS];
+	atomic_bool stop;
+	atomic_long ops, wrong_bytes, bad_errors, closed_seen;
+	atomic_int last_bad_error;
+};
+
+static struct smem_secret *stress_get(struct stress *st, unsigned int i)
+{
+	struct smem_secret *s;
+
+	pthread_mutex_lock(&st->lock[i]);
+	s = smem_secret_ref(st->slot[i]);
+	pthread_mutex_unlock(&st->lock[i]);
+	return s;
+}
+
+static void stress_replace(struct stress *st, unsigned int i, struct smem_secret *s)
+{
+	struct smem_secret *old;
+
+	pthread_mutex_lock(&st->lock[i]);
+	old = st->slot[i];
+	st->slot[i] = s;
+	pthread_mutex_unlock(&st->lock[i]);
+	smem_secret_unref(old);
+}
+
+static void stress_result(struct stress *st, long err)
+{
+	if (err == -EILSEQ) {
+		atomic_fetch_add(&st->wrong_bytes, 1);
+	} else if (err == -EBADF) {
+		atomic_fetch_add(&st->closed_seen, 1);
+	} else if (err < 0 && err != -EINPROGRESS && err != -ETIMEDOUT) {
+		atomic_fetch_add(&st->bad_errors, 1);
+		atomic_store(&st->last_bad_error, (int)err);
+	}
+}
+
+struct nested_op {
+	struct smem_secret *s, *other;
+	unsigned int op;
+	int inner;
+};
+
+static int nested_fn(const void *buf, size_t len, void *arg)
+{
+	struct nested_op *n = arg;
+	int err = seeded_check_fn(buf, len, NULL);
+
+	switch (n->op) {
+	case 0:		/* the same secret again */
+		n->inner = smem_secret_read(n->s, seeded_check_fn, NULL);
+		break;
+	case 1:		/* another one */
+		n->inner = n->other ? smem_secret_read(n->other, seeded_check_fn, NULL) : 0;
+		break;
+	default:	/* close from inside */
+		n->inner = smem_secret_close(n->s);
+		break;
+	}
+	return err ? err : seeded_check_fn(buf, len, NULL);
+}
+
+static void stress_op(struct stress *st, unsigned int *rnd)
+{
+	unsigned int r = rand_r(rnd), i = r % STRESS_SLOTS, op = (r >> 8) % 100;
+	struct smem_secret *s = stress_get(st, i), *fresh;
+	struct nested_op n = { .s = s };
+	unsigned char out[64];
+	size_t len;
+	long err = 0;
+
+	if (op < 45) {
+		err = smem_secret_read(s, seeded_check_fn, NULL);
+	} else if (op < 60) {
+		err = smem_secret_write(s, seeded_write_fn, (void *)(uintptr_t)r);
+	} else if (op < 68) {
+		err = smem_secret_copy_out(s, 0, out, sizeof(out));
+		if (err >= 4) {
+			uint32_t seed;
+
+			memcpy(&seed, out, 4);
+			for (len = 4; len < (size_t)err; len++)
+				if (out[len] != lib_pattern(seed, len))
+					err = -EILSEQ;
+		}
+	} else if (op < 78) {
+		n.op = (r >> 16) % 3;
+		n.other = n.op == 1 ? stress_get(st, (i + 1) % STRESS_SLOTS) : NULL;
+		err = smem_secret_read(s, nested_fn, &n);
+		stress_result(st, n.inner);
+		smem_secret_unref(n.other);
+	} else if (op < 83) {
+		err = smem_secret_close(s);
+	} else if (op < 86) {
+		err = smem_secret_close_timeout(s, (r >> 16) % 3);
+	} else {
+		len = 4 + (r >> 12) % ((r >> 20) % 4 ? 60 : 5000);
+		fresh = seeded_new(len, r);
+		if (!fresh)
+			err = -ENOMEM;
+		else
+			stress_replace(st, i, fresh);
+	}
+	stress_result(st, err);
+	smem_secret_unref(s);
+	atomic_fetch_add(&st->ops, 1);
+}
+
+static void *stress_thread(void *arg)
+{
+	struct stress *st = arg;
+	unsigned int rnd = (unsigned int)(uintptr_t)pthread_self() ^ (unsigned int)getpid();
+
+	while (!atomic_load(&st->stop))
+		stress_op(st, &rnd);
+	return NULL;
+}
+
+/* In the child: 0, or what went wrong as the exit code. */
+static int stress_run(double seconds)
+{
+	struct stress *st = calloc(1, sizeof(*st));
+	pthread_t t[STRESS_THREADS];
+	unsigned int i;
+
+	if (!st)
+		return 10;
+	for (i = 0; i < STRESS_SLOTS; i++) {
+		pthread_mutex_init(&st->lock[i], NULL);
+		st->slot[i] = seeded_new(4 + i * 700, i);
+		if (!st->slot[i])
+			return 11;
+	}
+	for (i = 0; i < STRESS_THREADS; i++)
+		if (pthread_create(&t[i], NULL, stress_thread, st))
+			return 12;
+	sleep_ms((long)(seconds * 1000));
+	atomic_store(&st->stop, true);
+	for (i = 0; i < STRESS_THREADS; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < STRESS_SLOTS; i++)
+		stress_replace(st, i, NULL);
+	printf("# stress: %ld operations, %ld saw a closed secret, %ld wrong bytes, %ld bad errors (last %d)\n",
+	       (long)st->ops, (long)st->closed_seen, (long)st->wrong_bytes, (long)st->bad_errors,
+	       (int)st->last_bad_error);
+	fflush(stdout);
+	if (st->wrong_bytes)
+		return 2;
+	if (st->bad_errors)
+		return 3;
+	return st->ops ? 0 : 4;
+}
+
+/*
+ * The watcher: the stress runs in a child, so that a signal is a result
+ * (128 + signal) rather than the end of this test, and a deadlock is a
+ * time-out.
+ */
+TEST_F_TIMEOUT(sizes, stress, 600)
+{
+	double seconds = lib_env_seconds("SMEM_STRESS_SECONDS", 10);
+	pid_t pid;
+	int status;
+
+	if (variant->len != 32)
+		SKIP(return, "one stress run is enough (sizes vary inside)");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(stress_run(seconds));
+	status = lib_wait_child(pid, (int)seconds + 60);
+	EXPECT_NE(-1, status) TH_LOG("deadlock: the stress did not end");
+	EXPECT_GT(128, status) TH_LOG("the stress died of signal %d", status - 128);
+	EXPECT_EQ(0, status) TH_LOG("2: wrong bytes, 3: unexpected errors, 1x: setup");
+}
+
+TEST_HARNESS_MAIN
