@@ -19,7 +19,8 @@ mkdir -p "$logdir"
 lane_failed=0
 times=
 
-# checkpatch.pl --no-tree -f on every kernel source, one TAP result each.
+# checkpatch.pl --no-tree -f on every kernel source, one TAP result each,
+# and the DKMS package version.
 lint() {
 	local n=0 f rc=0
 	for f in "$top"/kmod/*.[ch] "$top"/selftests/module/*.c "$top"/include/uapi/linux/smem.h; do
@@ -31,6 +32,13 @@ lint() {
 			rc=1
 		fi
 	done
+	n=$((n + 1))
+	if grep -qx "PACKAGE_VERSION=\"$(cat "$top/VERSION")\"" "$top/dkms.conf"; then
+		echo "ok $n dkms.conf version matches VERSION"
+	else
+		echo "not ok $n dkms.conf version matches VERSION"
+		rc=1
+	fi
 	return $rc
 }
 
