@@ -75,12 +75,13 @@ static inline void lib_wrpkru(uint32_t pkru)
 
 /*
  * The protection key of the page holding @addr, from /proc/self/smaps
- * ("ProtectionKey:"), or -1.
+ * ("ProtectionKey:"), or -1; its permissions ("rw-s") into @perms when
+ * not NULL.
  */
-static inline int lib_page_pkey(const void *addr)
+static inline int lib_page_pkey(const void *addr, char perms[5])
 {
 	unsigned long start, end, a = (unsigned long)addr;
-	char line[256];
+	char line[256], p[5] = "";
 	bool in = false;
 	int key = -1;
 	FILE *f;
@@ -89,8 +90,10 @@ static inline int lib_page_pkey(const void *addr)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+		if (sscanf(line, "%lx-%lx %4s ", &start, &end, p) == 3) {
 			in = a >= start && a < end;
+			if (in && perms)
+				memcpy(perms, p, 5);
 			continue;
 		}
 		if (in && sscanf(line, "ProtectionKey: %d", &key) == 1)
