@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The device itself: the module is loaded, /dev/smem is a world-usable
- * character device, and it answers the query ioctl.
+ * character device, each open() is an object, it answers the query ioctl,
+ * and its statistics and parameters are in sysfs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,20 +14,12 @@
 
 #include <linux/smem.h>
 
+#include "kmod_util.h"
 #include "kselftest_harness.h"
 
 TEST(module_loaded)
 {
-	char line[256];
-	bool found = false;
-	FILE *f = fopen("/proc/modules", "r");
-
-	ASSERT_NE(NULL, f);
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "smem ", 5))
-			found = true;
-	fclose(f);
-	ASSERT_TRUE(found) TH_LOG("smem is not in /proc/modules");
+	ASSERT_TRUE(is_module_loaded("smem")) TH_LOG("smem is not in /proc/modules");
 }
 
 TEST(device_node)
@@ -48,8 +41,9 @@ TEST(query_version)
 	ASSERT_EQ(0, ioctl(fd, SMEM_IOC_QUERY, &q));
 	EXPECT_EQ(SMEM_ABI_VERSION, q.abi_version);
 	EXPECT_EQ((__u64)sysconf(_SC_PAGESIZE), q.page_size);
-	for (size_t i = 0; i < sizeof(q.reserved) / sizeof(q.reserved[0]); i++)
+	for (size_t i = 0; i < sizeof(q.reserved) / sizeof(q.reserved[0]); i++) {
 		EXPECT_EQ(0, q.reserved[i]);
+	}
 	close(fd);
 }
 
@@ -88,6 +82,81 @@ TEST(no_read_write_seek)
 	EXPECT_EQ(-1, lseek(fd, 0, SEEK_SET));
 	EXPECT_EQ(ESPIPE, errno);
 	close(fd);
+}
+
+/* The statistics in sysfs: read-only numbers, and the page source by name. */
+TEST(sysfs_statistics)
+{
+	static const char * const numbers[] = {
+		"objects", "pages_in_use", "pool_pages", "pool_blocks", "alloc_failures",
+	};
+	char path[128], buf[64], *end;
+	struct stat st;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+		snprintf(path, sizeof(path), SMEM_SYSFS "%s", numbers[i]);
+		ASSERT_EQ(0, stat(path, &st)) TH_LOG("%s: %s", path, strerror(errno));
+		EXPECT_EQ(0444, st.st_mode & 0777) TH_LOG("%s", path);
+		ASSERT_EQ(0, read_text(path, buf, sizeof(buf)));
+		EXPECT_TRUE(buf[0] >= '0' && buf[0] <= '9') TH_LOG("%s: \"%s\"", path, buf);
+		strtoull(buf, &end, 10);
+		EXPECT_EQ(0, *end) TH_LOG("%s: \"%s\"", path, buf);
+		fd = open(path, O_WRONLY);
+		EXPECT_EQ(-1, fd) TH_LOG("%s is writable", path);
+		if (fd >= 0)
+			close(fd);
+	}
+	ASSERT_EQ(0, read_text(SMEM_SYSFS "page_source", buf, sizeof(buf)));
+	EXPECT_TRUE(!strcmp(buf, "carveout") || !strcmp(buf, "reserved") || !strcmp(buf, "fallback"))
+		TH_LOG("page_source \"%s\"", buf);
+}
+
+/* The module parameters and their defaults (vm-run loads smem plainly). */
+TEST(module_parameters)
+{
+	static const struct {
+		const char *name, *value;
+		unsigned int mode;
+	} params[] = {
+		{ "page_source", "carveout", 0444 },
+		{ "allow_fallback", "N", 0444 },
+		{ "pool_max_mb", "256", 0644 },
+		{ "release_delay_ms", "10000", 0644 },
+		{ "reserved_range", NULL, 0444 },
+	};
+	char path[128], buf[64];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+		snprintf(path, sizeof(path), SMEM_PARAMS "%s", params[i].name);
+		ASSERT_EQ(0, stat(path, &st)) TH_LOG("%s: %s", path, strerror(errno));
+		EXPECT_EQ(params[i].mode, st.st_mode & 0777) TH_LOG("%s", path);
+		ASSERT_EQ(0, smem_param_get(params[i].name, buf, sizeof(buf)));
+		if (params[i].value) {
+			EXPECT_STREQ(params[i].value, buf) TH_LOG("%s", path);
+		}
+	}
+}
+
+/* Each open() is an object of its own. */
+TEST(each_open_is_an_object)
+{
+	struct smem_object_info info;
+	int a = smem_open(), b = smem_open();
+
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	ASSERT_EQ(0, smem_alloc(a, 2 * pagesz()));
+	ASSERT_EQ(0, smem_info(b, &info));
+	EXPECT_EQ(0, info.size);
+	ASSERT_EQ(0, smem_alloc(b, pagesz()));
+	ASSERT_EQ(0, smem_protect(a, SMEM_PROT_NONE));
+	ASSERT_EQ(0, smem_info(b, &info));
+	EXPECT_EQ(SMEM_PROT_READWRITE, info.prot);
+	EXPECT_EQ(pagesz(), info.size);
+	close(a);
+	close(b);
 }
 
 TEST_HARNESS_MAIN

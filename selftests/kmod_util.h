@@ -296,7 +296,7 @@ static inline int smem_param_set(const char *name, const char *value)
 	return write_text(path, value);
 }
 
-static inline bool module_loaded(const char *name)
+static inline bool is_module_loaded(const char *name)
 {
 	char line[256];
 	size_t n = strlen(name);
@@ -386,13 +386,13 @@ static inline int smem_reload(const char *params)
 
 	drop_device_refs(SMEM_DEV);
 
-	for (int i = 0; i < 100 && module_loaded("smem"); i++) {
+	for (int i = 0; i < 100 && is_module_loaded("smem"); i++) {
 		ret = unload_module("smem");
 		if (!ret || ret == -ENOENT)
 			break;
 		sleep_ms(50);
 	}
-	if (module_loaded("smem"))
+	if (is_module_loaded("smem"))
 		return ret ? ret : -EBUSY;
 	if (!params)
 		return 0;
