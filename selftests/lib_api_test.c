@@ -340,6 +340,28 @@ TEST(many_small_secrets)
 	free(s);
 }
 
+/* Many to a page only where keys isolate them; otherwise pages of their own. */
+TEST(small_secrets_share_pages_only_with_keys)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct smem_secret *a = lib_new_pattern(32, 1), *b = lib_new_pattern(32, 2);
+	uintptr_t pa, pb;
+
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, b);
+	pa = (uintptr_t)lib_address(a);
+	pb = (uintptr_t)lib_address(b);
+	if (lib_has_windows()) {
+		EXPECT_EQ(pa / page, pb / page);
+		EXPECT_LE(32, pa > pb ? pa - pb : pb - pa);
+	} else {
+		/* Apart, with at least a guard page between them. */
+		EXPECT_LT(page, pa > pb ? pa - pb : pb - pa);
+	}
+	smem_secret_unref(a);
+	smem_secret_unref(b);
+}
+
 /* ---------------------------------------------------------------- access */
 
 static int return_arg_fn(const void *buf, size_t len, void *arg)
