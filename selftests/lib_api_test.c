@@ -10,11 +10,14 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <unistd.h>
 
 #include <smem.h>
@@ -502,6 +505,124 @@ TEST(nested_access_other_secret)
 	EXPECT_EQ(SIGSEGV, lib_probe_read(lib_address(n.other), NULL));
 	smem_secret_unref(n.s);
 	smem_secret_unref(n.other);
+}
+
+/*
+ * The hot path makes no system call: with keys, any read or write window;
+ * without, a read while another thread's read keeps the pages open.  The
+ * accesses run in a thread under strict seccomp (read, write and exit
+ * only): any other system call kills the child process.
+ */
+struct syscall_free {
+	struct smem_secret *s;
+	int report;
+	bool windows;
+};
+
+static int sum_fn(const void *buf, size_t len, void *arg)
+{
+	const unsigned char *p = buf;
+	unsigned int sum = 0;
+
+	(void)arg;
+	for (size_t i = 0; i < len; i++)
+		sum += p[i];
+	return (int)(sum & 0xffff);
+}
+
+static int bump_fn(void *buf, size_t len, void *arg)
+{
+	(void)arg;
+	((unsigned char *)buf)[len - 1]++;
+	return 0;
+}
+
+static void *strict_accesses(void *arg)
+{
+	struct syscall_free *sf = arg;
+	char ok = 'y';
+	int i;
+
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT))
+		ok = 's';
+	for (i = 0; i < 1000 && ok == 'y'; i++) {
+		if (smem_secret_read(sf->s, sum_fn, NULL) < 0)
+			ok = 'r';
+		if (sf->windows && smem_secret_write(sf->s, bump_fn, NULL))
+			ok = 'w';
+	}
+	if (write(sf->report, &ok, 1) != 1)
+		ok = 'x';
+	/* Not a return: glibc's thread exit makes calls strict mode forbids. */
+	syscall(SYS_exit, 0);
+	return NULL;
+}
+
+/* Keeps a read window open for good: the child process ends around it. */
+struct holder {
+	struct smem_secret *s;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool inside;
+};
+
+static int hold_forever_fn(const void *buf, size_t len, void *arg)
+{
+	struct holder *h = arg;
+
+	(void)buf;
+	(void)len;
+	pthread_mutex_lock(&h->lock);
+	h->inside = true;
+	pthread_cond_broadcast(&h->cond);
+	for (;;)
+		pthread_cond_wait(&h->cond, &h->lock);
+	return 0;
+}
+
+static void *hold_forever(void *arg)
+{
+	struct holder *h = arg;
+
+	smem_secret_read(h->s, hold_forever_fn, h);
+	return NULL;
+}
+
+TEST(hot_path_makes_no_system_call)
+{
+	int report[2];
+	char result = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(report));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct holder h = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+		struct syscall_free sf = { .report = report[1], .windows = lib_has_windows() };
+		pthread_t holder, t;
+
+		if (smem_secret_new_random(48, 0, &sf.s))
+			_exit(1);
+		if (!sf.windows) {
+			h.s = sf.s;
+			if (pthread_create(&holder, NULL, hold_forever, &h))
+				_exit(2);
+			pthread_mutex_lock(&h.lock);
+			while (!h.inside)
+				pthread_cond_wait(&h.cond, &h.lock);
+			pthread_mutex_unlock(&h.lock);
+		}
+		if (pthread_create(&t, NULL, strict_accesses, &sf))
+			_exit(3);
+		pthread_join(t, NULL);
+		_exit(0);
+	}
+	close(report[1]);
+	EXPECT_EQ(1, read(report[0], &result, 1));
+	EXPECT_EQ('y', result) TH_LOG("s: no seccomp, r: read failed, w: write failed");
+	EXPECT_EQ(0, lib_wait_child(pid, 30)) TH_LOG("137: killed for a system call");
+	close(report[0]);
 }
 
 /* ------------------------------------------------------------- lifetime */
