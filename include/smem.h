@@ -62,6 +62,17 @@ struct smem_info {
 };
 
 /*
+ * Limits worth knowing:
+ *  - a callback must return: leaving it with longjmp() or an exception
+ *    leaves the secret held and, with keys, the window open;
+ *  - fork() is detected with pthread_atfork(): children made with _Fork(),
+ *    vfork() or a raw clone() are not told, and find no pages (a fault)
+ *    or zeroed ones where the parent's secrets were;
+ *  - without keys each secret has pages of its own between two guard
+ *    pages (three mappings: vm.max_map_count), and on the kmod backend a
+ *    file descriptor of its own (RLIMIT_NOFILE); with keys, secrets of up
+ *    to 2048 bytes share pages, with no canary between neighbours.
+ *
  * Errors common to every call taking a secret:
  *   -EINVAL  NULL secret, callback or output pointer, zero or too large a
  *            size (SMEM_SECRET_MAX_SIZE), unknown flags, offset past the end;

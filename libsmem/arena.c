@@ -91,13 +91,13 @@ static int chunk_new(const struct smem_context *ctx, struct size_class *c,
 	ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return -ENOMEM;
-	/* Pages larger than a chunk: use the first CHUNK_BYTES only. */
 	err = smem_region_create(&ch->region, bytes, ctx->backend, ctx->pkey);
 	if (err) {
 		free(ch);
 		return err;
 	}
 	ch->class = c;
+	/* Pages larger than a chunk: the slots fill its first CHUNK_BYTES. */
 	ch->nr_slots = CHUNK_BYTES / c->slot_size;
 	for (i = 0; i < ch->nr_slots; i++)
 		ch->free_map[i / 64] |= 1ULL << (i % 64);

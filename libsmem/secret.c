@@ -530,7 +530,8 @@ static int secret_alloc(const struct smem_context *ctx, size_t len, struct smem_
 					 (span + CANARY_SIZE + ctx->page_size - 1) &
 					 ~(ctx->page_size - 1),
 					 ctx->backend, ctx->pkey);
-		s->data = s->region.base + s->region.size - span;
+		if (!err)
+			s->data = s->region.base + s->region.size - span;
 	}
 	if (err) {
 		free(s);
