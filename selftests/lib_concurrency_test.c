@@ -339,8 +339,9 @@ static void *held_writer(void *arg)
 
 struct timed_read {
 	struct smem_secret *s;
-	double when;
+	double when;		/* inside the callback; 0: never got in */
 	uint32_t seed;
+	int result;
 };
 
 static int seed_fn(const void *buf, size_t len, void *arg)
@@ -356,32 +357,76 @@ static void *timed_reader(void *arg)
 {
 	struct timed_read *r = arg;
 
-	smem_secret_read(r->s, seed_fn, r);
+	r->result = smem_secret_read(r->s, seed_fn, r);
 	return NULL;
 }
 
-TEST(writer_excludes_readers)
-{
-	struct gate g = GATE_INIT;
-	struct timed_read r = { 0 };
+/* A writer inside its callback, and a reader that came after, waiting. */
+struct writer_reader {
+	struct gate g;
+	struct timed_read r;
 	pthread_t writer, reader;
-	double opened;
+	bool ended;
+};
 
-	g.s = r.s = seeded_new(100, 5);
-	ASSERT_NE(NULL, g.s);
-	ASSERT_EQ(0, pthread_create(&writer, NULL, held_writer, &g));
-	gate_wait(&g, &g.inside);
-	ASSERT_EQ(0, pthread_create(&reader, NULL, timed_reader, &r));
+/* Let the writer finish, and wait for both. */
+static void writer_reader_end(struct writer_reader *wr)
+{
+	if (wr->ended)
+		return;
+	wr->ended = true;
+	gate_set(&wr->g, &wr->g.open);
+	pthread_join(wr->writer, NULL);
+	pthread_join(wr->reader, NULL);
+}
+
+FIXTURE(writer_then_reader) {
+	struct writer_reader wr;
+};
+
+FIXTURE_SETUP(writer_then_reader)
+{
+	struct writer_reader *wr = &self->wr;
+
+	wr->g = (struct gate)GATE_INIT;
+	wr->g.s = wr->r.s = seeded_new(100, 5);
+	ASSERT_NE(NULL, wr->g.s);
+	ASSERT_EQ(0, pthread_create(&wr->writer, NULL, held_writer, &wr->g));
+	gate_wait(&wr->g, &wr->g.inside);
+	ASSERT_EQ(0, pthread_create(&wr->reader, NULL, timed_reader, &wr->r));
 	sleep_ms(100);
-	opened = lib_now();
-	gate_set(&g, &g.open);
-	pthread_join(writer, NULL);
-	pthread_join(reader, NULL);
-	EXPECT_EQ(0, g.result);
+}
+
+FIXTURE_TEARDOWN(writer_then_reader)
+{
+	writer_reader_end(&self->wr);
+	smem_secret_unref(self->wr.g.s);
+}
+
+TEST_F(writer_then_reader, writer_excludes_readers)
+{
+	struct writer_reader *wr = &self->wr;
+	double opened = lib_now();
+
+	writer_reader_end(wr);
+	EXPECT_EQ(0, wr->g.result);
 	/* The reader got in after the writer, and saw its bytes. */
-	EXPECT_LE(opened, r.when);
-	EXPECT_EQ(77, r.seed);
-	smem_secret_unref(g.s);
+	EXPECT_EQ(0, wr->r.result);
+	EXPECT_LE(opened, wr->r.when);
+	EXPECT_EQ(77, wr->r.seed);
+}
+
+/* The waiting reader fails at once when the secret closes. */
+TEST_F(writer_then_reader, close_wakes_waiting_accessors)
+{
+	struct writer_reader *wr = &self->wr;
+
+	EXPECT_EQ(-ETIMEDOUT, smem_secret_close_timeout(wr->g.s, 50));
+	writer_reader_end(wr);
+	EXPECT_EQ(-EBADF, wr->r.result);
+	EXPECT_EQ(0, wr->r.when);
+	EXPECT_EQ(0, wr->g.result);
+	EXPECT_EQ(0, smem_secret_close(wr->g.s));
 }
 
 struct overlap {
@@ -428,32 +473,6 @@ TEST(readers_cannot_starve_writer)
 		pthread_join(t[i], NULL);
 	EXPECT_GT(0.5, took);
 	smem_secret_unref(o.s);
-}
-
-/* A reader waiting behind a writer fails at once when the secret closes. */
-TEST(close_wakes_waiting_accessors)
-{
-	struct gate g = GATE_INIT;
-	struct timed_read r = { 0 };
-	pthread_t writer, reader;
-	int err;
-
-	g.s = r.s = seeded_new(100, 9);
-	ASSERT_NE(NULL, g.s);
-	ASSERT_EQ(0, pthread_create(&writer, NULL, held_writer, &g));
-	gate_wait(&g, &g.inside);
-	ASSERT_EQ(0, pthread_create(&reader, NULL, timed_reader, &r));
-	sleep_ms(50);
-	err = smem_secret_close_timeout(g.s, 50);
-	EXPECT_EQ(-ETIMEDOUT, err);
-	/* The waiting reader gave up with -EBADF, without getting in. */
-	pthread_join(reader, NULL);
-	EXPECT_EQ(0, r.when);
-	gate_set(&g, &g.open);
-	pthread_join(writer, NULL);
-	EXPECT_EQ(0, g.result);
-	EXPECT_EQ(0, smem_secret_close(g.s));
-	smem_secret_unref(g.s);
 }
 
 /* ---------------------------------------------------------------- stress */
