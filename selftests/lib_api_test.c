@@ -561,9 +561,8 @@ static void *strict_accesses(void *arg)
 /* Keeps a read window open for good: the child process ends around it. */
 struct holder {
 	struct smem_secret *s;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool inside;
+	struct lib_gate sync;
+	bool inside, never;
 };
 
 static int hold_forever_fn(const void *buf, size_t len, void *arg)
@@ -572,11 +571,8 @@ static int hold_forever_fn(const void *buf, size_t len, void *arg)
 
 	(void)buf;
 	(void)len;
-	pthread_mutex_lock(&h->lock);
-	h->inside = true;
-	pthread_cond_broadcast(&h->cond);
-	for (;;)
-		pthread_cond_wait(&h->cond, &h->lock);
+	lib_gate_set(&h->sync, &h->inside);
+	lib_gate_wait(&h->sync, &h->never);
 	return 0;
 }
 
@@ -598,7 +594,7 @@ TEST(hot_path_makes_no_system_call)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		struct holder h = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+		struct holder h = { .sync = LIB_GATE_INIT };
 		struct syscall_free sf = { .report = report[1], .windows = lib_has_windows() };
 		pthread_t holder, t;
 
@@ -608,10 +604,7 @@ TEST(hot_path_makes_no_system_call)
 			h.s = sf.s;
 			if (pthread_create(&holder, NULL, hold_forever, &h))
 				_exit(2);
-			pthread_mutex_lock(&h.lock);
-			while (!h.inside)
-				pthread_cond_wait(&h.cond, &h.lock);
-			pthread_mutex_unlock(&h.lock);
+			lib_gate_wait(&h.sync, &h.inside);
 		}
 		if (pthread_create(&t, NULL, strict_accesses, &sf))
 			_exit(3);

@@ -202,30 +202,13 @@ TEST_F(sizes, protect_while_reading)
 
 struct gate {
 	struct smem_secret *s;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	struct lib_gate sync;
 	bool inside, open, done;
 	atomic_bool leaving;		/* the callback is returning */
 	int result;
 };
 
-#define GATE_INIT { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER }
-
-static void gate_set(struct gate *g, bool *flag)
-{
-	pthread_mutex_lock(&g->lock);
-	*flag = true;
-	pthread_cond_broadcast(&g->cond);
-	pthread_mutex_unlock(&g->lock);
-}
-
-static void gate_wait(struct gate *g, bool *flag)
-{
-	pthread_mutex_lock(&g->lock);
-	while (!*flag)
-		pthread_cond_wait(&g->cond, &g->lock);
-	pthread_mutex_unlock(&g->lock);
-}
+#define GATE_INIT { .sync = LIB_GATE_INIT }
 
 /* Read callback: say we are inside, wait until the gate opens. */
 static int held_read_fn(const void *buf, size_t len, void *arg)
@@ -233,8 +216,8 @@ static int held_read_fn(const void *buf, size_t len, void *arg)
 	struct gate *g = arg;
 	int err = seeded_check_fn(buf, len, NULL);
 
-	gate_set(g, &g->inside);
-	gate_wait(g, &g->open);
+	lib_gate_set(&g->sync, &g->inside);
+	lib_gate_wait(&g->sync, &g->open);
 	/* Still readable, whatever happened meanwhile. */
 	if (!err && seeded_check_fn(buf, len, NULL))
 		err = -EILSEQ;
@@ -247,7 +230,7 @@ static void *held_reader(void *arg)
 	struct gate *g = arg;
 
 	g->result = smem_secret_read(g->s, held_read_fn, g);
-	gate_set(g, &g->done);
+	lib_gate_set(&g->sync, &g->done);
 	return NULL;
 }
 
@@ -260,7 +243,7 @@ TEST(close_timeout_leaves_it_closing)
 	g.s = seeded_new(64, 3);
 	ASSERT_NE(NULL, g.s);
 	ASSERT_EQ(0, pthread_create(&t, NULL, held_reader, &g));
-	gate_wait(&g, &g.inside);
+	lib_gate_wait(&g.sync, &g.inside);
 
 	start = lib_now();
 	EXPECT_EQ(-ETIMEDOUT, smem_secret_close_timeout(g.s, 100));
@@ -271,7 +254,7 @@ TEST(close_timeout_leaves_it_closing)
 	EXPECT_EQ(-EBADF, smem_secret_write(g.s, seeded_write_fn, NULL));
 
 	/* The reader leaves: it finishes the close itself. */
-	gate_set(&g, &g.open);
+	lib_gate_set(&g.sync, &g.open);
 	pthread_join(t, NULL);
 	EXPECT_EQ(42, g.result);
 	EXPECT_EQ(0, smem_secret_close_timeout(g.s, 0));
@@ -302,12 +285,12 @@ TEST(close_waits_for_readers)
 	g.s = c.s = seeded_new(5000, 4);
 	ASSERT_NE(NULL, g.s);
 	ASSERT_EQ(0, pthread_create(&reader, NULL, held_reader, &g));
-	gate_wait(&g, &g.inside);
+	lib_gate_wait(&g.sync, &g.inside);
 	ASSERT_EQ(0, pthread_create(&closer, NULL, close_thread, &c));
 	sleep_ms(200);
 	EXPECT_FALSE(atomic_load(&c.returned));
 	EXPECT_TRUE(smem_secret_is_closed(g.s));
-	gate_set(&g, &g.open);
+	lib_gate_set(&g.sync, &g.open);
 	pthread_join(closer, NULL);
 	/* The reader's callback had returned before close did. */
 	EXPECT_TRUE(atomic_load(&g.leaving));
@@ -322,8 +305,8 @@ static int held_write_fn(void *buf, size_t len, void *arg)
 {
 	struct gate *g = arg;
 
-	gate_set(g, &g->inside);
-	gate_wait(g, &g->open);
+	lib_gate_set(&g->sync, &g->inside);
+	lib_gate_wait(&g->sync, &g->open);
 	seeded_fill(buf, len, 77);
 	return 0;
 }
@@ -333,7 +316,7 @@ static void *held_writer(void *arg)
 	struct gate *g = arg;
 
 	g->result = smem_secret_write(g->s, held_write_fn, g);
-	gate_set(g, &g->done);
+	lib_gate_set(&g->sync, &g->done);
 	return NULL;
 }
 
@@ -375,7 +358,7 @@ static void writer_reader_end(struct writer_reader *wr)
 	if (wr->ended)
 		return;
 	wr->ended = true;
-	gate_set(&wr->g, &wr->g.open);
+	lib_gate_set(&wr->g.sync, &wr->g.open);
 	pthread_join(wr->writer, NULL);
 	pthread_join(wr->reader, NULL);
 }
@@ -392,7 +375,7 @@ FIXTURE_SETUP(writer_then_reader)
 	wr->g.s = wr->r.s = seeded_new(100, 5);
 	ASSERT_NE(NULL, wr->g.s);
 	ASSERT_EQ(0, pthread_create(&wr->writer, NULL, held_writer, &wr->g));
-	gate_wait(&wr->g, &wr->g.inside);
+	lib_gate_wait(&wr->g.sync, &wr->g.inside);
 	ASSERT_EQ(0, pthread_create(&wr->reader, NULL, timed_reader, &wr->r));
 	sleep_ms(100);
 }

@@ -62,28 +62,11 @@ TEST(keys_used_where_available)
 
 struct window {
 	struct smem_secret *s;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	struct lib_gate sync;
 	bool inside, done_probing;
 	const unsigned char *addr;
 	int read_ok_before, read_ok_after;
 };
-
-static void window_set(struct window *w, bool *flag)
-{
-	pthread_mutex_lock(&w->lock);
-	*flag = true;
-	pthread_cond_broadcast(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-}
-
-static void window_wait(struct window *w, bool *flag)
-{
-	pthread_mutex_lock(&w->lock);
-	while (!*flag)
-		pthread_cond_wait(&w->cond, &w->lock);
-	pthread_mutex_unlock(&w->lock);
-}
 
 /* Hold the window open until the other thread has probed. */
 static int hold_fn(const void *buf, size_t len, void *arg)
@@ -93,8 +76,8 @@ static int hold_fn(const void *buf, size_t len, void *arg)
 
 	w->addr = buf;
 	w->read_ok_before = !lib_check_fn(buf, len, &seed);
-	window_set(w, &w->inside);
-	window_wait(w, &w->done_probing);
+	lib_gate_set(&w->sync, &w->inside);
+	lib_gate_wait(&w->sync, &w->done_probing);
 	w->read_ok_after = !lib_check_fn(buf, len, &seed);
 	return 0;
 }
@@ -121,8 +104,7 @@ FIXTURE_VARIANT_ADD(keyed, pages) { .len = 10000 };
 FIXTURE_SETUP(keyed)
 {
 	REQUIRE_WINDOWS();
-	pthread_mutex_init(&self->w.lock, NULL);
-	pthread_cond_init(&self->w.cond, NULL);
+	self->w.sync = (struct lib_gate)LIB_GATE_INIT;
 	self->w.s = lib_new_pattern(variant->len, 1);
 	ASSERT_NE(NULL, self->w.s);
 }
@@ -139,12 +121,12 @@ TEST_F(keyed, other_thread_faults_during_window)
 	pthread_t t;
 
 	ASSERT_EQ(0, pthread_create(&t, NULL, holder, w));
-	window_wait(w, &w->inside);
+	lib_gate_wait(&w->sync, &w->inside);
 	EXPECT_EQ(SIGSEGV, lib_probe_read(w->addr, &code_read));
 	EXPECT_EQ(SIGSEGV, lib_probe_write((unsigned char *)w->addr + variant->len - 1, &code_write));
 	EXPECT_EQ(SEGV_PKUERR, code_read);
 	EXPECT_EQ(SEGV_PKUERR, code_write);
-	window_set(w, &w->done_probing);
+	lib_gate_set(&w->sync, &w->done_probing);
 	pthread_join(t, NULL);
 	EXPECT_TRUE(w->read_ok_before);
 	EXPECT_TRUE(w->read_ok_after);
@@ -174,12 +156,11 @@ TEST_F(keyed, other_thread_touch_kills_child)
 		w = calloc(1, sizeof(*w));
 		if (!s || !w)
 			_exit(1);
-		pthread_mutex_init(&w->lock, NULL);
-		pthread_cond_init(&w->cond, NULL);
+		w->sync = (struct lib_gate)LIB_GATE_INIT;
 		w->s = s;
 		if (pthread_create(&t, NULL, holder, w))
 			_exit(2);
-		window_wait(w, &w->inside);
+		lib_gate_wait(&w->sync, &w->inside);
 		report = w->read_ok_before ? 'R' : 'X';
 		if (write(pipefd[1], &report, 1) != 1)
 			_exit(3);
@@ -234,8 +215,7 @@ TEST_F(keyed, pages_stay_mapped_with_key)
 
 struct prober {
 	const unsigned char *addr;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	struct lib_gate sync;
 	bool go;
 	int sig, code;
 };
@@ -244,10 +224,7 @@ static void *wait_and_probe(void *arg)
 {
 	struct prober *p = arg;
 
-	pthread_mutex_lock(&p->lock);
-	while (!p->go)
-		pthread_cond_wait(&p->cond, &p->lock);
-	pthread_mutex_unlock(&p->lock);
+	lib_gate_wait(&p->sync, &p->go);
 	p->sig = lib_probe_read(p->addr, &p->code);
 	return NULL;
 }
@@ -255,8 +232,7 @@ static void *wait_and_probe(void *arg)
 /* A thread made before the library took its key starts closed too. */
 TEST(threads_start_closed)
 {
-	struct prober early = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
-	struct prober late = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct prober early = { .sync = LIB_GATE_INIT }, late = { .sync = LIB_GATE_INIT };
 	struct smem_secret *s;
 	pthread_t t1, t2;
 
@@ -267,9 +243,8 @@ TEST(threads_start_closed)
 	ASSERT_NE(NULL, s);
 	early.addr = late.addr = lib_address(s);
 	ASSERT_EQ(0, pthread_create(&t2, NULL, wait_and_probe, &late));
-	early.go = late.go = true;
-	pthread_cond_broadcast(&early.cond);
-	pthread_cond_broadcast(&late.cond);
+	lib_gate_set(&early.sync, &early.go);
+	lib_gate_set(&late.sync, &late.go);
 	pthread_join(t1, NULL);
 	pthread_join(t2, NULL);
 	EXPECT_EQ(SIGSEGV, early.sig);

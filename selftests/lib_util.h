@@ -14,6 +14,7 @@
 #define SMEM_LIB_UTIL_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -247,6 +248,32 @@ static inline int lib_check_fn(const void *buf, size_t len, void *arg)
 		if (p[i] != lib_pattern(seed, i))
 			return 1;
 	return 0;
+}
+
+/* -------------------------------------------------------------- gates */
+
+/* Flags one thread raises and another waits for. */
+struct lib_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+#define LIB_GATE_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER }
+
+static inline void lib_gate_set(struct lib_gate *g, bool *flag)
+{
+	pthread_mutex_lock(&g->lock);
+	*flag = true;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static inline void lib_gate_wait(struct lib_gate *g, bool *flag)
+{
+	pthread_mutex_lock(&g->lock);
+	while (!*flag)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
 }
 
 /* ---------------------------------------------------------- processes */
