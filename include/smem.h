@@ -138,7 +138,10 @@ bool smem_secret_is_closed(const struct smem_secret *s);
  * Called from inside a callback on the same secret (by the callback's
  * thread), it cannot wait for itself: it makes new accesses fail and
  * returns -EINPROGRESS; the close completes, wipe included, when the last
- * running access ends, this thread's outermost one at the latest.
+ * running access ends, this thread's outermost one at the latest.  Inside
+ * a callback on another secret it does wait, like taking a lock: two
+ * threads closing each other's secret from their callbacks deadlock
+ * (smem_secret_close_timeout() bounds that).
  */
 int smem_secret_close(struct smem_secret *s);
 /*
