@@ -69,18 +69,26 @@ TEST(query_bad_pointer)
 	close(fd);
 }
 
+/* Neither before nor after SMEM_IOC_ALLOC can the bytes be read or written through the fd. */
 TEST(no_read_write_seek)
 {
 	char buf[16] = { 0 };
-	int fd = open("/dev/smem", O_RDWR | O_CLOEXEC);
+	int fd = smem_open();
 
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
-	EXPECT_EQ(-1, write(fd, buf, sizeof(buf)));
-	EXPECT_EQ(-1, pread(fd, buf, sizeof(buf), 0));
-	EXPECT_EQ(ESPIPE, errno);
-	EXPECT_EQ(-1, lseek(fd, 0, SEEK_SET));
-	EXPECT_EQ(ESPIPE, errno);
+	for (int allocated = 0; allocated < 2; allocated++) {
+		EXPECT_EQ(-1, read(fd, buf, sizeof(buf))) TH_LOG("allocated %d", allocated);
+		EXPECT_EQ(-1, write(fd, buf, sizeof(buf))) TH_LOG("allocated %d", allocated);
+		EXPECT_EQ(-1, pread(fd, buf, sizeof(buf), 0));
+		EXPECT_EQ(ESPIPE, errno);
+		EXPECT_EQ(-1, pwrite(fd, buf, sizeof(buf), 0));
+		EXPECT_EQ(ESPIPE, errno);
+		EXPECT_EQ(-1, lseek(fd, 0, SEEK_SET));
+		EXPECT_EQ(ESPIPE, errno);
+		if (!allocated) {
+			ASSERT_EQ(0, smem_alloc(fd, pagesz()));
+		}
+	}
 	close(fd);
 }
 

@@ -10,6 +10,8 @@
  * come and go.  With page_source=fallback the same probe does read the
  * pages: the test can tell the difference.
  */
+#include <elf.h>
+
 #include "kmod_util.h"
 #include "kselftest_harness.h"
 
@@ -237,6 +239,64 @@ TEST_F(dm, reported_outside_direct_map)
 }
 
 /*
+ * Where /proc/kcore offers physical address @phys: the file offset of its
+ * byte in a PT_LOAD segment, 0 when no segment has it, -1 on error.
+ */
+static off_t kcore_offset(int kfd, uint64_t phys)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+
+	if (pread(kfd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG))
+		return -1;
+	for (int i = 0; i < eh.e_phnum; i++) {
+		if (pread(kfd, &ph, sizeof(ph), eh.e_phoff + i * sizeof(ph)) != sizeof(ph))
+			return -1;
+		if (ph.p_type == PT_LOAD && ph.p_paddr != (Elf64_Addr)-1 &&
+		    phys >= ph.p_paddr && phys - ph.p_paddr < ph.p_memsz)
+			return ph.p_offset + (phys - ph.p_paddr);
+	}
+	return 0;
+}
+
+/* Out of /proc/kcore, which offers all the RAM the kernel maps. */
+TEST_F(dm, secret_pages_not_in_kcore)
+{
+	size_t n = 8, ps = pagesz();
+	unsigned char *plain, *p, *buf = malloc(ps);
+	int kfd, fd;
+	off_t off;
+
+	ASSERT_NE(NULL, buf);
+	p = new_secret(n, &fd);
+	ASSERT_NE(MAP_FAILED, p);
+	kfd = open("/proc/kcore", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, kfd) TH_LOG("/proc/kcore: %s", strerror(errno));
+
+	/* The control: an ordinary page can be read there. */
+	plain = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, plain);
+	ASSERT_EQ(0, mlock(plain, ps));
+	fill_pattern(plain, ps, SEED);
+	off = kcore_offset(kfd, dm_pfn(self->dmfd, plain) * ps);
+	ASSERT_LT(0, off) TH_LOG("control page not in /proc/kcore");
+	ASSERT_EQ(ps, pread(kfd, buf, ps, off));
+	EXPECT_EQ(ps, check_pattern(buf, ps, SEED));
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t pfn = dm_pfn(self->dmfd, p + i * ps);
+
+		ASSERT_NE(0, pfn);
+		EXPECT_EQ(0, kcore_offset(kfd, pfn * ps)) TH_LOG("page %zu is in /proc/kcore", i);
+	}
+	close(kfd);
+	munmap(plain, ps);
+	munmap(p, n * ps);
+	close(fd);
+	free(buf);
+}
+
+/*
  * 10,000 pages in objects of mixed sizes, mapped, touched and freed:
  * DirectMap4k never grows, since nothing splits the direct map.
  */
@@ -299,6 +359,41 @@ TEST_F(dm, fallback_pages_readable)
 	expect_direct_map(_metadata, self->dmfd, p, n, SEED, true);
 	munmap(p, size);
 	close(fd);
+}
+
+/*
+ * Zeroed on free: fallback pages go back to the page allocator, where the
+ * direct map still shows them; none may still hold its secret.
+ */
+TEST_F(dm, freed_fallback_pages_wiped)
+{
+	size_t n = 16, ps = pagesz();
+	uint64_t pfn[16];
+	unsigned char *p, *buf = malloc(ps);
+	int fd, zero = 0;
+
+	ASSERT_NE(NULL, buf);
+	self->reloaded = true;
+	ASSERT_EQ(0, smem_reload("page_source=fallback allow_fallback=1"));
+	p = new_secret(n, &fd);
+	ASSERT_NE(MAP_FAILED, p);
+	/* The control: the secret is there to be found while in use. */
+	expect_direct_map(_metadata, self->dmfd, p, n, SEED, true);
+	for (size_t i = 0; i < n; i++)
+		pfn[i] = dm_pfn(self->dmfd, p + i * ps);
+	munmap(p, n * ps);
+	close(fd);
+	for (size_t i = 0; i < n; i++) {
+		/* Unreadable (DEBUG_PAGEALLOC unmaps free pages) is fine too. */
+		if (dm_read(self->dmfd, buf, ps, pfn[i] * ps) != (ssize_t)ps)
+			continue;
+		EXPECT_NE(64, check_pattern(buf, 64, SEED + i)) TH_LOG("page %zu kept its secret", i);
+		EXPECT_NE(64, check_pattern_from(buf + ps - 64, 64, SEED + i, ps - 64))
+			TH_LOG("page %zu kept its secret", i);
+		zero += check_zero(buf, ps) == ps;
+	}
+	TH_LOG("%d of %zu freed pages read zero", zero, n);
+	free(buf);
 }
 
 TEST_HARNESS_MAIN

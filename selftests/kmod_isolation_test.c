@@ -373,6 +373,19 @@ TEST_F(own, fork_child_has_no_mapping)
 	EXPECT_EQ(pagesz(), check_pattern(self->secret, pagesz(), SEED));
 }
 
+/* What keeps the secret out of children and dumps cannot be undone. */
+TEST_F(own, madvise_cannot_undo)
+{
+	EXPECT_EQ(-1, madvise(self->secret, pagesz(), MADV_DOFORK));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, madvise(self->secret, pagesz(), MADV_DODUMP));
+	EXPECT_EQ(EINVAL, errno);
+	/* Nor can the pages be paged out or dropped. */
+	EXPECT_EQ(-1, madvise(self->secret, pagesz(), MADV_PAGEOUT));
+	EXPECT_EQ(-1, madvise(self->secret, pagesz(), MADV_DONTNEED));
+	EXPECT_EQ(pagesz(), check_pattern(self->secret, pagesz(), SEED));
+}
+
 /* ---------------------------------------------------------------- smaps */
 
 /* The VmFlags line of the VMA that starts at @addr, into @flags. */

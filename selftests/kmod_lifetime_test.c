@@ -257,6 +257,7 @@ TEST_F(module, release_after_delay)
 #define PM_STATE	"/sys/power/state"
 
 FIXTURE(hibernation) {
+	bool pm_test;	/* a freezer test instead of a real hibernation */
 };
 
 FIXTURE_SETUP(hibernation)
@@ -266,15 +267,18 @@ FIXTURE_SETUP(hibernation)
 	ASSERT_EQ(0, read_text(PM_STATE, state, sizeof(state)));
 	ASSERT_NE(NULL, strstr(state, "disk")) TH_LOG("no hibernation here: %s", state);
 	/*
-	 * Only ever a freezer test: if the veto fails, the system freezes
-	 * and thaws its tasks instead of hibernating.
+	 * With CONFIG_PM_DEBUG, only ever a freezer test: if the veto fails,
+	 * the system freezes and thaws its tasks instead of hibernating.
+	 * Without it, a failed veto means a real attempt, which fails for
+	 * want of swap (and the test fails with it).
 	 */
-	ASSERT_EQ(0, write_text(PM_TEST, "freezer")) TH_LOG(PM_TEST ": CONFIG_PM_DEBUG needed");
+	self->pm_test = !write_text(PM_TEST, "freezer");
 }
 
 FIXTURE_TEARDOWN(hibernation)
 {
-	write_text(PM_TEST, "none");
+	if (self->pm_test)
+		write_text(PM_TEST, "none");
 }
 
 /* A hibernation image would carry the secrets to disk: vetoed while they exist. */
@@ -286,7 +290,11 @@ TEST_F_TIMEOUT(hibernation, vetoed_while_secrets_exist, 60)
 	EXPECT_EQ(-EBUSY, write_text(PM_STATE, "disk"));
 	close(fd);
 	/* The control: without secrets the (test) hibernation goes through. */
-	EXPECT_EQ(0, write_text(PM_STATE, "disk"));
+	if (self->pm_test) {
+		EXPECT_EQ(0, write_text(PM_STATE, "disk"));
+	} else {
+		TH_LOG("no " PM_TEST " (CONFIG_PM_DEBUG): no control run");
+	}
 }
 
 TEST_HARNESS_MAIN
