@@ -362,4 +362,80 @@ TEST_F_TIMEOUT(stress, fork_while_faulting, 300)
 	expect_intact(_metadata, sh);
 }
 
+/*
+ * The pool grows and shrinks (a memory block carved out and given back,
+ * release_delay_ms=0) while threads fault, write and protect an object
+ * whose pages sit in the block that stays.
+ */
+FIXTURE(carve) {
+	struct shared *sh;
+};
+
+FIXTURE_SETUP(carve)
+{
+	struct shared *sh = calloc(1, sizeof(*sh));
+
+	ASSERT_NE(NULL, sh);
+	self->sh = sh;
+	ASSERT_EQ(0, smem_param_set("release_delay_ms", "0"));
+	sh->size = NPAGES * pagesz();
+	sh->fd = smem_new(sh->size);
+	ASSERT_LE(0, sh->fd);
+	sh->rw = smem_map(sh->fd, sh->size, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, sh->rw);
+	fill_pattern(sh->rw, sh->size, SEED);
+	sh->until = now_s() + stress_seconds();
+}
+
+FIXTURE_TEARDOWN_PARENT(carve)
+{
+	EXPECT_EQ(0, smem_param_set("release_delay_ms", "10000"));
+}
+
+TEST_F_TIMEOUT(carve, grow_and_shrink_while_faulting, 300)
+{
+	static void *(*const fns[])(void *) = { reader, reader, writer, protector };
+	struct shared *sh = self->sh;
+	long long blocks = smem_counter("pool_blocks");
+	pthread_t t[4];
+	int rounds = 0;
+
+	ASSERT_LE(1, blocks);
+	for (int i = 0; i < 4; i++) {
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, fns[i], sh));
+	}
+	/* At least two rounds, however slow the machine. */
+	while (rounds < 2 || running(sh)) {
+		long long spare = smem_counter("pool_pages") - smem_counter("pages_in_use");
+		size_t n = spare + 1, ps = pagesz();
+		unsigned char *p;
+		int fd = smem_new(n * ps);
+
+		if (fd < 0) {
+			EXPECT_LE(0, fd) TH_LOG("round %d, %zu pages: %s", rounds, n, strerror(-fd));
+			break;
+		}
+		EXPECT_LT(blocks, smem_counter("pool_blocks")) TH_LOG("round %d: the pool did not grow", rounds);
+		p = smem_map(fd, n * ps, PROT_READ | PROT_WRITE, 0);
+		EXPECT_NE(MAP_FAILED, p);
+		if (p != MAP_FAILED) {
+			p[0] = p[n * ps - 1] = 1;
+			munmap(p, n * ps);
+		}
+		close(fd);
+		EXPECT_EQ(blocks, wait_counter("pool_blocks", blocks, 10000))
+			TH_LOG("round %d: the empty block did not go back", rounds);
+		rounds++;
+	}
+	atomic_store(&sh->stop, true);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	TH_LOG("%d rounds, %ld reads, %ld faults, %ld protects", rounds, atomic_load(&sh->reads),
+	       atomic_load(&sh->faults), atomic_load(&sh->protects));
+	EXPECT_EQ(0, atomic_load(&sh->bad));
+	EXPECT_EQ(0, atomic_load(&sh->errors));
+	expect_intact(_metadata, sh);
+	free(sh);
+}
+
 TEST_HARNESS_MAIN

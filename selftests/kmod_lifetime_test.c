@@ -11,18 +11,6 @@
 
 #define NPAGES 16
 
-/* Poll @name until it equals @want, for at most @ms; the last value read. */
-static long long wait_counter(const char *name, long long want, int ms)
-{
-	long long v = smem_counter(name);
-
-	for (int t = 0; v != want && t < ms; t += 10) {
-		sleep_ms(10);
-		v = smem_counter(name);
-	}
-	return v;
-}
-
 static long long wait_memtotal(long long want, int ms)
 {
 	long long v = meminfo_kb("MemTotal");

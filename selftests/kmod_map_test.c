@@ -40,17 +40,6 @@ FIXTURE_TEARDOWN(map)
 		close(self->fd);
 }
 
-/* All pages of the fixture's object back in the pool, within a second. */
-static bool pages_returned(FIXTURE_DATA(map) *self)
-{
-	for (int i = 0; i < 100; i++) {
-		if (smem_counter("pages_in_use") == self->base_in_use)
-			return true;
-		sleep_ms(10);
-	}
-	return false;
-}
-
 TEST_F(map, shared_only)
 {
 	void *p;
@@ -223,8 +212,7 @@ TEST_F(map, partial_munmap)
 	munmap(p, ps);
 	EXPECT_EQ(0x42, p[3 * ps]);
 	munmap(p + 2 * ps, 2 * ps);
-	EXPECT_TRUE(pages_returned(self)) TH_LOG("pages_in_use %lld, baseline %lld",
-						 smem_counter("pages_in_use"), self->base_in_use);
+	EXPECT_EQ(self->base_in_use, wait_counter("pages_in_use", self->base_in_use, 1000));
 }
 
 TEST_F(map, mapping_outlives_fd)
@@ -239,7 +227,7 @@ TEST_F(map, mapping_outlives_fd)
 	fill_pattern(p, self->size, 8);
 	EXPECT_EQ(self->size, check_pattern(p, self->size, 8));
 	munmap(p, self->size);
-	EXPECT_TRUE(pages_returned(self));
+	EXPECT_EQ(self->base_in_use, wait_counter("pages_in_use", self->base_in_use, 1000));
 }
 
 TEST_F(map, several_mappings_same_bytes)
