@@ -110,15 +110,19 @@ TEST_F(obj, alloc_zero_and_absurd_sizes)
 	struct smem_query q;
 	__u64 sizes[] = { 0, ~0ULL, ~0ULL - pagesz() + 2, 1ULL << 63, 1ULL << 50, 0, };
 	int n = sizeof(sizes) / sizeof(sizes[0]);
+	long long failures = smem_counter("alloc_failures");
 
 	ASSERT_EQ(0, smem_query(&q));
 	ASSERT_NE(0, q.pool_max_pages);
 	/* One byte more than the pool could ever hold. */
 	sizes[n - 1] = q.pool_max_pages * q.page_size + 1;
+
 	for (int i = 0; i < n; i++) {
 		EXPECT_EQ(-EINVAL, smem_alloc(self->fd, sizes[i]))
 			TH_LOG("size %#llx", (unsigned long long)sizes[i]);
 	}
+	/* Bad sizes are not "no pages in the pool". */
+	EXPECT_EQ(failures, smem_counter("alloc_failures"));
 	expect_untouched(_metadata, self);
 }
 
@@ -540,7 +544,11 @@ static int memlock_with_cap(void)
 
 TEST(memlock_over_limit_eagain)
 {
+	long long failures = smem_counter("alloc_failures");
+
 	EXPECT_EQ(0, run_limited(memlock_over_limit, false));
+	/* Over the limit is not "no pages in the pool". */
+	EXPECT_EQ(failures, smem_counter("alloc_failures"));
 }
 
 TEST(memlock_cumulative_and_returned)
@@ -551,6 +559,40 @@ TEST(memlock_cumulative_and_returned)
 TEST(memlock_ignored_with_cap_ipc_lock)
 {
 	EXPECT_EQ(0, run_limited(memlock_with_cap, true));
+}
+
+/* VmLck of this process, in kB, or -1. */
+static long long vmlck_kb(void)
+{
+	char line[256];
+	long long v = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmLck:", 6))
+			v = strtoll(line + 6, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* The pages are charged to the allocating process (CAP_IPC_LOCK or not), once. */
+TEST(memlock_charged_to_allocator)
+{
+	long long before = vmlck_kb();
+	int fd = smem_new(16 * pagesz());
+	void *p;
+
+	ASSERT_LE(0, before);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(before + 16 * (long long)pagesz() / 1024, vmlck_kb());
+	p = smem_map(fd, 16 * pagesz(), PROT_READ, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(before + 16 * (long long)pagesz() / 1024, vmlck_kb());
+	munmap(p, 16 * pagesz());
+	close(fd);
+	EXPECT_EQ(before, vmlck_kb());
 }
 
 TEST_HARNESS_MAIN

@@ -162,21 +162,32 @@ FIXTURE(stress) {
 	long long base_in_use, base_objects;
 };
 
-FIXTURE_SETUP(stress)
+/* The object the threads share: NPAGES, patterned, mapped read-write. */
+static struct shared *shared_new(struct __test_metadata *_metadata)
 {
 	struct shared *sh = calloc(1, sizeof(*sh));
 
-	ASSERT_NE(NULL, sh);
-	self->sh = sh;
-	self->base_in_use = smem_counter("pages_in_use");
-	self->base_objects = smem_counter("objects");
+	if (!sh)
+		return NULL;
 	sh->size = NPAGES * pagesz();
 	sh->fd = smem_new(sh->size);
-	ASSERT_LE(0, sh->fd);
+	EXPECT_LE(0, sh->fd) TH_LOG("new object: %s", strerror(-sh->fd));
 	sh->rw = smem_map(sh->fd, sh->size, PROT_READ | PROT_WRITE, 0);
-	ASSERT_NE(MAP_FAILED, sh->rw);
+	if (sh->fd < 0 || sh->rw == MAP_FAILED) {
+		free(sh);
+		return NULL;
+	}
 	fill_pattern(sh->rw, sh->size, SEED);
 	sh->until = now_s() + stress_seconds();
+	return sh;
+}
+
+FIXTURE_SETUP(stress)
+{
+	self->base_in_use = smem_counter("pages_in_use");
+	self->base_objects = smem_counter("objects");
+	self->sh = shared_new(_metadata);
+	ASSERT_NE(NULL, self->sh);
 }
 
 FIXTURE_TEARDOWN(stress)
@@ -373,18 +384,9 @@ FIXTURE(carve) {
 
 FIXTURE_SETUP(carve)
 {
-	struct shared *sh = calloc(1, sizeof(*sh));
-
-	ASSERT_NE(NULL, sh);
-	self->sh = sh;
 	ASSERT_EQ(0, smem_param_set("release_delay_ms", "0"));
-	sh->size = NPAGES * pagesz();
-	sh->fd = smem_new(sh->size);
-	ASSERT_LE(0, sh->fd);
-	sh->rw = smem_map(sh->fd, sh->size, PROT_READ | PROT_WRITE, 0);
-	ASSERT_NE(MAP_FAILED, sh->rw);
-	fill_pattern(sh->rw, sh->size, SEED);
-	sh->until = now_s() + stress_seconds();
+	self->sh = shared_new(_metadata);
+	ASSERT_NE(NULL, self->sh);
 }
 
 FIXTURE_TEARDOWN_PARENT(carve)

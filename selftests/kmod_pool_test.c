@@ -308,6 +308,24 @@ TEST_F(loads, bad_sources_refused)
 	expect_load_refused(_metadata, "page_source=reserved reserved_range=junk");
 }
 
+/* Whether a resource of /proc/iomem is named @name. */
+static bool iomem_has(const char *name)
+{
+	char line[256], *colon;
+	bool found = false;
+	FILE *f = fopen("/proc/iomem", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		colon = strstr(line, " : ");
+		found = colon && !strncmp(colon + 3, name, strlen(name)) &&
+			colon[3 + strlen(name)] == '\n';
+	}
+	fclose(f);
+	return found;
+}
+
 /* The highest System RAM range of /proc/iomem that holds 64 MiB, aligned. */
 static uint64_t system_ram_64m(void)
 {
@@ -381,6 +399,13 @@ TEST_F(loads, reserved_source)
 	EXPECT_EQ(-ENOMEM, smem_new(pagesz()));
 	close(fd);
 	EXPECT_EQ(0, smem_counter("pages_in_use"));
+	/* Claimed in /proc/iomem while loaded, released at unload: it loads again. */
+	EXPECT_TRUE(iomem_has("smem"));
+	ASSERT_EQ(0, smem_reload(params)) TH_LOG("second modprobe smem %s", params);
+	fd = smem_new(q.pool_pages * pagesz());
+	ASSERT_LE(0, fd);
+	EXPECT_TRUE(object_is_zero(fd, q.pool_pages));
+	close(fd);
 }
 
 TEST_HARNESS_MAIN
