@@ -279,20 +279,6 @@ static inline long long smem_counter(const char *name)
 	return strtoll(buf, NULL, 0);
 }
 
-/* Poll counter @name until it equals @want, for at most @ms; the last value read. */
-static inline long long wait_counter(const char *name, long long want, int ms)
-{
-	long long v = smem_counter(name);
-
-	for (int t = 0; v != want && t < ms; t += 10) {
-		struct timespec ts = { 0, 10 * 1000000L };
-
-		nanosleep(&ts, NULL);
-		v = smem_counter(name);
-	}
-	return v;
-}
-
 /* Module parameter @name as text into @buf; 0 or -errno. */
 static inline int smem_param_get(const char *name, char *buf, size_t len)
 {
@@ -345,6 +331,18 @@ static inline double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Poll counter @name until it equals @want, for at most @ms; the last value read. */
+static inline long long wait_counter(const char *name, long long want, int ms)
+{
+	long long v = smem_counter(name);
+
+	for (int t = 0; v != want && t < ms; t += 10) {
+		sleep_ms(10);
+		v = smem_counter(name);
+	}
+	return v;
 }
 
 /*
