@@ -111,19 +111,55 @@ $(CHECKPATCH):
 		'*/scripts/const_structs.checkpatch'
 	touch $@
 
-selftests: $(KSFT_DIR)/kselftest_harness.h $(CHECKPATCH) lib
+selftests: $(KSFT_DIR)/kselftest_harness.h $(CHECKPATCH) lib $(BUILD)/selftests/panic_holder
 	$(MAKE) -C selftests OUTPUT=$(BUILD)/selftests KSFT_DIR=$(KSFT_DIR) \
 		SMEM_TOP=$(TOP)
+
+# Guest side of selftests/vm/panic_wipe.sh (it panics the VM: no kselftest).
+$(BUILD)/selftests/panic_holder: selftests/vm/panic_holder.c include/uapi/linux/smem.h \
+		selftests/module/smem_dmtest.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude/uapi -o $@ $<
+
+# ------------------------------------------------------------ sanitizers
+#
+#   make sanitize   the library tests under ASan+UBSan (build/asan) and the
+#                   concurrency test under TSan (build/tsan)
+SAN_asan := -fsanitize=address,undefined -fno-sanitize-recover=all
+SAN_tsan := -fsanitize=thread
+SAN_TESTS_asan := $(patsubst selftests/%.c,%,$(wildcard selftests/lib_*_test.c))
+SAN_TESTS_tsan := lib_concurrency_test
+SAN_CFLAGS = -O1 -g -fno-omit-frame-pointer $(SAN_$(1)) -std=gnu11 -D_GNU_SOURCE \
+	-pthread -Iinclude -Iinclude/uapi
+
+define san_rules
+$(BUILD)/$(1)/lib/$(LIB_SONAME): $(LIB_SRCS) $(LIB_HDRS) libsmem/libsmem.map
+	@mkdir -p $$(dir $$@)
+	$(CC) $(call SAN_CFLAGS,$(1)) $(WARN) -fPIC -fvisibility=hidden -shared \
+		-Wl,-soname,$(LIB_SONAME) -Wl,-z,defs \
+		-Wl,--version-script=libsmem/libsmem.map -o $$@ $(LIB_SRCS)
+	ln -sf $(LIB_SONAME) $(BUILD)/$(1)/lib/libsmem.so
+
+$(BUILD)/$(1)/selftests/%: selftests/%.c $(wildcard selftests/lib_*.h) \
+		$(BUILD)/$(1)/lib/$(LIB_SONAME) $(KSFT_DIR)/kselftest_harness.h
+	@mkdir -p $$(dir $$@)
+	$(CC) $(call SAN_CFLAGS,$(1)) -Wall -Werror -I$(KSFT_DIR) -o $$@ $$< \
+		-L$(BUILD)/$(1)/lib -Wl,-rpath,$(BUILD)/$(1)/lib -lsmem
+
+sanitize: $(SAN_TESTS_$(1):%=$(BUILD)/$(1)/selftests/%)
+endef
+.PHONY: sanitize
+$(foreach s,asan tsan,$(eval $(call san_rules,$(s))))
 
 # ----------------------------------------------------------------- tools
 tools:
 	@mkdir -p $(BUILD)/tools
 
 # ----------------------------------------------------------------- tests
-check: all
+check: all sanitize
 	tools/check.sh
 
-check-host: userspace
+check-host: userspace sanitize
 	tools/check.sh lint host
 
 check-vm: all

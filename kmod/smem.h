@@ -38,6 +38,12 @@ int smem_object_release(struct inode *inode, struct file *file);
 int smem_object_mmap(struct file *file, struct vm_area_struct *vma);
 long smem_object_ioctl(struct file *file, unsigned int cmd, void __user *arg);
 void smem_object_wipe_all(void);
+void smem_object_wipe_atomic(void);
+
+/* smem_panic.c */
+int smem_panic_init(void);
+void smem_panic_exit(void);
+void smem_panic_zero(const unsigned long *pfns, unsigned long npages);
 int smem_object_fs_init(void);
 void smem_object_fs_exit(void);
 

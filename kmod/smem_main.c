@@ -4,7 +4,7 @@
  *
  * The misc device, its statistics in sysfs, and the system events that
  * must not see a secret: hibernation is vetoed while any secret page is
- * in use, and reboot and kexec wipe every page first.
+ * in use, and reboot and kexec wipe every page first (panic: smem_panic.c).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -150,13 +150,18 @@ static int __init smem_init(void)
 	ret = register_reboot_notifier(&smem_reboot_nb);
 	if (ret)
 		goto err_unregister_pm;
-	ret = misc_register(&smem_misc);
+	ret = smem_panic_init();
 	if (ret)
 		goto err_unregister_reboot;
+	ret = misc_register(&smem_misc);
+	if (ret)
+		goto err_panic_exit;
 
 	pr_info("version %s, page source %s\n", SMEM_VERSION, smem_pool_source_name());
 	return 0;
 
+err_panic_exit:
+	smem_panic_exit();
 err_unregister_reboot:
 	unregister_reboot_notifier(&smem_reboot_nb);
 err_unregister_pm:
@@ -171,6 +176,7 @@ err_pool_exit:
 static void __exit smem_exit(void)
 {
 	misc_deregister(&smem_misc);
+	smem_panic_exit();
 	unregister_reboot_notifier(&smem_reboot_nb);
 	unregister_pm_notifier(&smem_pm_nb);
 	smem_object_fs_exit();

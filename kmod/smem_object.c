@@ -51,7 +51,7 @@ struct smem_object {
 
 static struct vfsmount *smem_mnt;
 
-/* Every object, for the wipe at reboot and kexec. */
+/* Every object, for the wipe at reboot, kexec and panic. */
 static LIST_HEAD(smem_objects);
 static DEFINE_MUTEX(smem_objects_lock);
 
@@ -387,6 +387,23 @@ void smem_object_wipe_all(void)
 		up_read(&obj->lock);
 	}
 	mutex_unlock(&smem_objects_lock);
+}
+
+/*
+ * Panic: no lock can be taken (its holder may be a stopped CPU), so the
+ * list is walked as it is; objects are only added and removed under
+ * smem_objects_lock by CPUs that are no longer running.
+ */
+void smem_object_wipe_atomic(void)
+{
+	struct smem_object *obj;
+
+	list_for_each_entry(obj, &smem_objects, node) {
+		unsigned long npages = READ_ONCE(obj->npages);
+
+		if (npages)
+			smem_panic_zero(obj->pfns, npages);
+	}
 }
 
 static int smem_init_fs_context(struct fs_context *fc)

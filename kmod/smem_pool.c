@@ -359,11 +359,23 @@ err_give_back:
 	return ret;
 }
 
+/*
+ * The most pages the pool can give, as a caller can really get them: a
+ * carved pool grows by whole memory blocks, so pool_max_mb is rounded down
+ * to blocks (a cap below one block allows nothing).
+ */
 unsigned long smem_pool_max_pages(void)
 {
-	if (smem_pool.source == SMEM_SOURCE_RESERVED)
+	unsigned long max = READ_ONCE(pool_max_mb) << (20 - PAGE_SHIFT);
+
+	switch (smem_pool.source) {
+	case SMEM_SOURCE_RESERVED:
 		return smem_pool.pool_pages;
-	return READ_ONCE(pool_max_mb) << (20 - PAGE_SHIFT);
+	case SMEM_SOURCE_CARVEOUT:
+		return rounddown(max, smem_block_pages());
+	default:
+		return max;
+	}
 }
 
 static int smem_pool_alloc_fallback(unsigned long npages, unsigned long *pfns)
@@ -619,6 +631,9 @@ int smem_pool_init(void)
 	if (sysfs_streq(page_source, "carveout")) {
 		smem_pool.source = SMEM_SOURCE_CARVEOUT;
 		smem_pool.outside_direct_map = true;
+		if (!smem_pool_max_pages())
+			pr_warn("pool_max_mb=%lu is less than one memory block (%llu MiB): nothing can be allocated until it is raised\n",
+				pool_max_mb, (u64)memory_block_size_bytes() >> 20);
 		return 0;
 	}
 	if (sysfs_streq(page_source, "reserved")) {

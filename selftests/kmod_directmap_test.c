@@ -20,7 +20,7 @@
 #define SEED		0xd13ec7
 
 /* smem_dmtest.c: the frame number mapped at a user address of the caller. */
-#define SMEM_DMTEST_VIRT_TO_PFN	_IOWR('d', 1, __u64)
+#include "module/smem_dmtest.h"
 
 FIXTURE(dm) {
 	bool loaded_here;	/* smem_dmtest loaded by the setup */

@@ -42,21 +42,53 @@ lint() {
 	return $rc
 }
 
+# Library tests on the host: each backend the host has, with and without
+# protection keys where the CPU has them, then the sanitizer builds.
+host_lane() {
+	local run=$top/selftests/run-tests rc=0 b k keys=1
+	grep -qw pku /proc/cpuinfo && keys="0 1"
+	for b in memfd_secret mlock; do
+		for k in $keys; do
+			echo "# backend $b, SMEM_NO_PKEYS=$k"
+			SMEM_BACKEND=$b SMEM_NO_PKEYS=$k "$run" "$top"/build/selftests/lib_*_test || rc=1
+		done
+	done
+	echo "# ASan+UBSan"
+	ASAN_OPTIONS=abort_on_error=1 "$run" "$top"/build/asan/selftests/lib_*_test || rc=1
+	echo "# TSan"
+	TSAN_OPTIONS=halt_on_error=1 "$run" "$top"/build/tsan/selftests/lib_concurrency_test || rc=1
+	return $rc
+}
+
+# A VM lane: the whole suite as loaded by default; the library tests on
+# the other backends and without protection keys; the reserved page
+# source, which needs a range reserved at boot; the wipe at panic.
+vm_lane() {
+	local k=$1 rc=0 vm="$top/tools/vm-run -k $1"
+	$vm -- smem-run-tests || rc=1
+	# shellcheck disable=SC2016
+	$vm --no-build -c secretmem.enable=1 -- sh -c '
+		rc=0
+		for b in mlock memfd_secret; do
+			echo "# backend $b"
+			SMEM_BACKEND=$b smem-run-tests /usr/lib/smem/selftests/lib_*_test || rc=1
+		done
+		echo "# kmod backend, SMEM_NO_PKEYS=1"
+		SMEM_NO_PKEYS=1 smem-run-tests /usr/lib/smem/selftests/lib_*_test || rc=1
+		exit $rc' || rc=1
+	$vm --no-build -c 'memmap=64M$0x30000000' -- kmod_pool_test -t reserved_source || rc=1
+	"$top/selftests/vm/panic_wipe.sh" "$k" || rc=1
+	return $rc
+}
+
 run_lane() {
 	local lane=$1 log=$logdir/$1.log start rc
 	start=$(date +%s)
 	echo "=== lane $lane"
 	case "$lane" in
-	lint)
-		lint
-		;;
-	host)
-		SMEM_SELFTESTS=$top/build/selftests \
-			"$top/selftests/run-tests" "$top"/build/selftests/lib_*_test
-		;;
-	*)
-		"$top/tools/vm-run" -k "$lane" -- smem-run-tests
-		;;
+	lint) lint ;;
+	host) host_lane ;;
+	*) vm_lane "$lane" ;;
 	esac 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	if [ "$rc" != 0 ]; then

@@ -22,7 +22,7 @@
 #include <linux/pgtable.h>
 #include <linux/uaccess.h>
 
-#define SMEM_DMTEST_VIRT_TO_PFN	_IOWR('d', 1, __u64)
+#include "smem_dmtest.h"
 
 static ssize_t smem_dmtest_read(struct file *file, char __user *buf,
 				size_t len, loff_t *ppos)
