@@ -35,6 +35,7 @@
 #include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 
 #include "smem.h"
@@ -134,6 +135,33 @@ static int smem_zero_phys(phys_addr_t start, size_t len)
 	memset(va, 0, len);
 	memunmap(va);
 	return 0;
+}
+
+/*
+ * x86 PAT maps a frame that is not System RAM with the cache mode its
+ * memtype tree records for it, and uncached when it records none: carved
+ * and reserved pages mapped to user space as they are would be uncached.
+ * So while a range is in the pool it carries a write-back reservation,
+ * taken with ioremap_cache() and kept when that mapping (used once, to
+ * zero the range) is dropped with vunmap() instead of iounmap().  The
+ * reservation is given up by its exact range when the range leaves the
+ * pool; arch_io_free_memtype_wc() frees a reservation of any type.  No
+ * exported function reserves a memory type without mapping the range.
+ */
+static int smem_range_claim(phys_addr_t start, size_t size)
+{
+	void __iomem *va = ioremap_cache(start, size);
+
+	if (!va)
+		return -ENOMEM;
+	memset_io(va, 0, size);
+	vunmap((void __force *)va);
+	return 0;
+}
+
+static void smem_range_release(phys_addr_t start, size_t size)
+{
+	arch_io_free_memtype_wc(start, size);
 }
 
 /* Zero bytes [offset, offset + length) of the pages @pfns, run by run. */
@@ -293,7 +321,10 @@ static void smem_block_online(phys_addr_t start)
 /* Give a carved block back to the system. */
 static void smem_block_return(struct smem_block *b)
 {
-	int ret = add_memory(b->nid, b->start, PFN_PHYS(b->npages), MHP_NONE);
+	int ret;
+
+	smem_range_release(b->start, PFN_PHYS(b->npages));
+	ret = add_memory(b->nid, b->start, PFN_PHYS(b->npages), MHP_NONE);
 
 	if (ret)
 		pr_err("cannot give back block at %pa: %d; it stays unused until reboot\n",
@@ -340,7 +371,7 @@ static int smem_pool_carve(void)
 		ret = -EIO;
 		goto err_free_block;
 	}
-	ret = smem_zero_phys(b->start, PFN_PHYS(npages));
+	ret = smem_range_claim(b->start, PFN_PHYS(npages));
 	if (ret)
 		goto err_free_block;
 
@@ -606,7 +637,7 @@ static int smem_pool_init_reserved(void)
 		ret = -ENOMEM;
 		goto err_release_region;
 	}
-	ret = smem_zero_phys(start, size);
+	ret = smem_range_claim(start, size);
 	if (ret)
 		goto err_free_block;
 	smem_pool.outside_direct_map = smem_range_outside_direct_map(start, b->npages);
@@ -665,7 +696,10 @@ void smem_pool_exit(void)
 		else
 			smem_block_free(b);
 	}
-	if (smem_pool.reserved_res)
+	if (smem_pool.reserved_res) {
+		smem_range_release(smem_pool.reserved_res->start,
+				   resource_size(smem_pool.reserved_res));
 		release_mem_region(smem_pool.reserved_res->start,
 				   resource_size(smem_pool.reserved_res));
+	}
 }

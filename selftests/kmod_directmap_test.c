@@ -198,6 +198,46 @@ static bool in_system_ram(uint64_t phys, uint64_t len)
 	return found;
 }
 
+/*
+ * Carved pages are no longer RAM to the kernel, and x86 PAT maps frames it
+ * knows nothing about uncached: secret mappings must still be write-back,
+ * with the same caching bits as an ordinary page.
+ */
+TEST_F(dm, secret_pages_cached_like_ram)
+{
+	size_t ps = pagesz();
+	volatile char *anon = mmap(NULL, ps, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	volatile char *p;
+	uint64_t want, got;
+	int fd = smem_new(4 * ps);
+
+	ASSERT_NE(MAP_FAILED, anon);
+	ASSERT_LE(0, fd);
+	p = smem_map(fd, 4 * ps, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	anon[0] = 1;
+	want = (uintptr_t)anon;
+	ASSERT_EQ(0, ioctl(self->dmfd, SMEM_DMTEST_VIRT_TO_CACHE, &want));
+	for (int i = 0; i < 4; i++) {
+		p[i * ps] = 1;
+		got = (uintptr_t)(p + i * ps);
+		ASSERT_EQ(0, ioctl(self->dmfd, SMEM_DMTEST_VIRT_TO_CACHE, &got));
+		EXPECT_EQ(want, got) TH_LOG("page %d: caching bits %#llx, ordinary memory %#llx",
+					   i, (unsigned long long)got, (unsigned long long)want);
+	}
+	/* Still write-back after a revocation and a new fault. */
+	ASSERT_EQ(0, smem_protect(fd, SMEM_PROT_NONE));
+	ASSERT_EQ(0, smem_protect(fd, SMEM_PROT_READ));
+	(void)p[0];
+	got = (uintptr_t)p;
+	ASSERT_EQ(0, ioctl(self->dmfd, SMEM_DMTEST_VIRT_TO_CACHE, &got));
+	EXPECT_EQ(want, got);
+	munmap((void *)p, 4 * ps);
+	munmap((void *)anon, ps);
+	close(fd);
+}
+
 TEST_F(dm, secret_pages_not_system_ram)
 {
 	size_t n = 8, size = n * pagesz();

@@ -10,7 +10,9 @@
  *
  * ioctl(fd, SMEM_DMTEST_VIRT_TO_PFN, &u64) replaces the user address in
  * the u64 with the frame number its page table entry in the calling
- * process maps (-ENOENT when none is present).  /proc/self/pagemap cannot
+ * process maps (-ENOENT when none is present); SMEM_DMTEST_VIRT_TO_CACHE
+ * with the entry's caching bits (_PAGE_PWT | _PAGE_PCD | _PAGE_PAT), so a
+ * test can tell a write-back mapping from an uncached one.  /proc/self/pagemap cannot
  * say it for smem's mappings: the page walker skips VM_PFNMAP areas.
  *
  * Root only; never installed.
@@ -53,7 +55,7 @@ static ssize_t smem_dmtest_read(struct file *file, char __user *buf,
  * The mmap lock keeps the tables in place while the process does not
  * unmap the address concurrently, which the tests never do.
  */
-static long smem_dmtest_virt_to_pfn(unsigned long addr, u64 *pfn)
+static long smem_dmtest_virt_to_pte(unsigned long addr, pte_t *ptep)
 {
 	struct mm_struct *mm = current->mm;
 	long ret = -ENOENT;
@@ -78,7 +80,7 @@ static long smem_dmtest_virt_to_pfn(unsigned long addr, u64 *pfn)
 		goto out;
 	pte = READ_ONCE(*pte_offset_kernel(pmd, addr));
 	if (pte_present(pte)) {
-		*pfn = pte_pfn(pte);
+		*ptep = pte;
 		ret = 0;
 	}
 out:
@@ -89,19 +91,22 @@ out:
 static long smem_dmtest_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	u64 __user *uarg = (u64 __user *)arg;
-	u64 addr, pfn;
+	u64 addr;
+	pte_t pte;
 	long ret;
 
-	if (cmd != SMEM_DMTEST_VIRT_TO_PFN)
+	if (cmd != SMEM_DMTEST_VIRT_TO_PFN && cmd != SMEM_DMTEST_VIRT_TO_CACHE)
 		return -ENOTTY;
 	if (get_user(addr, uarg))
 		return -EFAULT;
 	if (addr >= TASK_SIZE)
 		return -EINVAL;
-	ret = smem_dmtest_virt_to_pfn(addr, &pfn);
+	ret = smem_dmtest_virt_to_pte(addr, &pte);
 	if (ret)
 		return ret;
-	return put_user(pfn, uarg);
+	if (cmd == SMEM_DMTEST_VIRT_TO_PFN)
+		return put_user((u64)pte_pfn(pte), uarg);
+	return put_user((u64)(pte_flags(pte) & _PAGE_CACHE_MASK), uarg);
 }
 
 static const struct file_operations smem_dmtest_fops = {

@@ -8,5 +8,6 @@
 
 #define SMEM_DMTEST_PATH	"/usr/lib/smem/selftests/smem_dmtest.ko"
 #define SMEM_DMTEST_VIRT_TO_PFN	_IOWR('d', 1, __u64)
+#define SMEM_DMTEST_VIRT_TO_CACHE	_IOWR('d', 2, __u64)
 
 #endif /* _SMEM_DMTEST_H */
