@@ -77,9 +77,9 @@ static void expect_untouched(struct __test_metadata *_metadata,
 {
 	struct smem_object_info info;
 
-	ASSERT_EQ(0, smem_info(self->fd, &info));
+	ASSERT_EQ(0, smem_obj_info(self->fd, &info));
 	EXPECT_EQ(0, info.size);
-	ASSERT_EQ(0, smem_info(self->afd, &info));
+	ASSERT_EQ(0, smem_obj_info(self->afd, &info));
 	EXPECT_EQ(self->size, info.size);
 	EXPECT_EQ(SMEM_PROT_READWRITE, info.prot);
 	EXPECT_EQ(0, info.seals);
@@ -132,11 +132,11 @@ TEST_F(obj, alloc_rounds_up_to_pages)
 	int fd2 = smem_open();
 
 	ASSERT_EQ(0, smem_alloc(self->fd, 1));
-	ASSERT_EQ(0, smem_info(self->fd, &info));
+	ASSERT_EQ(0, smem_obj_info(self->fd, &info));
 	EXPECT_EQ(pagesz(), info.size);
 	ASSERT_LE(0, fd2);
 	ASSERT_EQ(0, smem_alloc(fd2, pagesz() + 1));
-	ASSERT_EQ(0, smem_info(fd2, &info));
+	ASSERT_EQ(0, smem_obj_info(fd2, &info));
 	EXPECT_EQ(2 * pagesz(), info.size);
 	close(fd2);
 }
@@ -148,12 +148,12 @@ TEST_F(obj, alloc_twice_busy)
 	EXPECT_EQ(-EBUSY, smem_alloc(self->afd, self->size));
 	EXPECT_EQ(-EBUSY, smem_alloc(self->afd, pagesz()));
 	EXPECT_EQ(-EBUSY, smem_alloc(self->afd, 64 * pagesz()));
-	ASSERT_EQ(0, smem_info(self->afd, &info));
+	ASSERT_EQ(0, smem_obj_info(self->afd, &info));
 	EXPECT_EQ(self->size, info.size);
 	EXPECT_EQ(self->size, check_pattern(self->map, self->size, 1));
 	EXPECT_EQ(0, smem_alloc(self->fd, pagesz()));
 	EXPECT_EQ(-EBUSY, smem_alloc(self->fd, pagesz()));
-	ASSERT_EQ(0, smem_info(self->fd, &info));
+	ASSERT_EQ(0, smem_obj_info(self->fd, &info));
 	EXPECT_EQ(pagesz(), info.size);
 }
 
@@ -262,7 +262,7 @@ TEST_F(obj, info_before_alloc)
 {
 	struct smem_object_info info;
 
-	ASSERT_EQ(0, smem_info(self->fd, &info));
+	ASSERT_EQ(0, smem_obj_info(self->fd, &info));
 	EXPECT_EQ(0, info.size);
 	EXPECT_EQ(SMEM_SOURCE_NONE, info.page_source);
 	EXPECT_EQ(0, info.seals);
@@ -361,7 +361,7 @@ TEST_F(obj, unknown_commands_enotty)
 			TH_LOG("nr %#x", nr);
 	}
 	/* None of them allocated anything. */
-	ASSERT_EQ(0, smem_info(self->fd, &info));
+	ASSERT_EQ(0, smem_obj_info(self->fd, &info));
 	EXPECT_EQ(0, info.size);
 	expect_untouched(_metadata, self);
 }

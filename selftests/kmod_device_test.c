@@ -156,11 +156,11 @@ TEST(each_open_is_an_object)
 	ASSERT_LE(0, a);
 	ASSERT_LE(0, b);
 	ASSERT_EQ(0, smem_alloc(a, 2 * pagesz()));
-	ASSERT_EQ(0, smem_info(b, &info));
+	ASSERT_EQ(0, smem_obj_info(b, &info));
 	EXPECT_EQ(0, info.size);
 	ASSERT_EQ(0, smem_alloc(b, pagesz()));
 	ASSERT_EQ(0, smem_protect(a, SMEM_PROT_NONE));
-	ASSERT_EQ(0, smem_info(b, &info));
+	ASSERT_EQ(0, smem_obj_info(b, &info));
 	EXPECT_EQ(SMEM_PROT_READWRITE, info.prot);
 	EXPECT_EQ(pagesz(), info.size);
 	close(a);

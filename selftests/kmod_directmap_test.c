@@ -272,7 +272,7 @@ TEST_F(dm, reported_outside_direct_map)
 	EXPECT_STREQ("carveout", src);
 	fd = smem_new(pagesz());
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, smem_info(fd, &info));
+	ASSERT_EQ(0, smem_obj_info(fd, &info));
 	EXPECT_EQ(SMEM_SOURCE_CARVEOUT, info.page_source);
 	EXPECT_EQ(SMEM_INFO_NO_DIRECT_MAP, info.flags);
 	close(fd);
@@ -393,7 +393,7 @@ TEST_F(dm, fallback_pages_readable)
 	ASSERT_EQ(0, smem_reload("page_source=fallback allow_fallback=1"));
 	p = new_secret(n, &fd);
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("new secret: fd %d, %s", fd, strerror(errno));
-	ASSERT_EQ(0, smem_info(fd, &info));
+	ASSERT_EQ(0, smem_obj_info(fd, &info));
 	EXPECT_EQ(SMEM_SOURCE_FALLBACK, info.page_source);
 	EXPECT_EQ(0, info.flags & SMEM_INFO_NO_DIRECT_MAP);
 	expect_direct_map(_metadata, self->dmfd, p, n, SEED, true);

@@ -237,7 +237,7 @@ TEST_F(capped, exhausted_enomem)
 	EXPECT_EQ(before.objects, after.objects);
 	expect_query_agrees(_metadata, &after);
 	/* The failure left the object empty and usable. */
-	ASSERT_EQ(0, smem_info(b, &info));
+	ASSERT_EQ(0, smem_obj_info(b, &info));
 	EXPECT_EQ(0, info.size);
 	EXPECT_EQ(0, smem_alloc(b, 10 * ps));
 	EXPECT_EQ(max, smem_counter("pages_in_use"));
@@ -281,7 +281,7 @@ TEST_F(fallback, reported)
 	EXPECT_STREQ("fallback", src);
 	fd = smem_new(4 * pagesz());
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, smem_info(fd, &info));
+	ASSERT_EQ(0, smem_obj_info(fd, &info));
 	EXPECT_EQ(SMEM_SOURCE_FALLBACK, info.page_source);
 	EXPECT_EQ(0, info.flags & SMEM_INFO_NO_DIRECT_MAP);
 	EXPECT_EQ(4, smem_counter("pages_in_use"));
@@ -390,7 +390,7 @@ TEST_F(loads, reserved_source)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EINVAL, smem_alloc(fd, (q.pool_pages + 1) * pagesz()));
 	ASSERT_EQ(0, smem_alloc(fd, q.pool_pages * pagesz()));
-	ASSERT_EQ(0, smem_info(fd, &info));
+	ASSERT_EQ(0, smem_obj_info(fd, &info));
 	EXPECT_EQ(SMEM_SOURCE_RESERVED, info.page_source);
 	EXPECT_EQ(SMEM_INFO_NO_DIRECT_MAP, info.flags);
 	EXPECT_TRUE(object_is_zero(fd, q.pool_pages));

@@ -126,7 +126,7 @@ TEST_F(transition, follows_every_mapping)
 	late = smem_map(self->fd, self->size, PROT_READ | PROT_WRITE, 0);
 	ASSERT_NE(MAP_FAILED, late);
 	expect_access(_metadata, late, self->size, variant->to, "new mapping");
-	ASSERT_EQ(0, smem_info(self->fd, &info));
+	ASSERT_EQ(0, smem_obj_info(self->fd, &info));
 	EXPECT_EQ(variant->to, info.prot);
 	/* Whatever the path, the bytes are intact. */
 	ASSERT_EQ(0, smem_protect(self->fd, SMEM_PROT_READ));
@@ -140,7 +140,7 @@ TEST_F(obj, new_object_is_readwrite)
 {
 	struct smem_object_info info;
 
-	ASSERT_EQ(0, smem_info(self->fd, &info));
+	ASSERT_EQ(0, smem_obj_info(self->fd, &info));
 	EXPECT_EQ(SMEM_PROT_READWRITE, info.prot);
 	expect_access(_metadata, self->map, self->size, SMEM_PROT_READWRITE, "new object");
 }
@@ -388,7 +388,7 @@ TEST_F(obj, seal_write_busy_while_readwrite)
 
 	EXPECT_EQ(-EBUSY, smem_seal(self->fd, SMEM_SEAL_WRITE));
 	EXPECT_EQ(-EBUSY, smem_seal(self->fd, SMEM_SEAL_ALL));
-	ASSERT_EQ(0, smem_info(self->fd, &info));
+	ASSERT_EQ(0, smem_obj_info(self->fd, &info));
 	EXPECT_EQ(0, info.seals);
 	EXPECT_EQ(0, probe_write(self->map, self->map[0]));
 }
@@ -401,7 +401,7 @@ TEST_F(obj, seal_write)
 	/* Sealable from NONE and READ: seal from NONE here. */
 	ASSERT_EQ(0, smem_protect(self->fd, SMEM_PROT_NONE));
 	ASSERT_EQ(0, smem_seal(self->fd, SMEM_SEAL_WRITE));
-	ASSERT_EQ(0, smem_info(self->fd, &info));
+	ASSERT_EQ(0, smem_obj_info(self->fd, &info));
 	EXPECT_EQ(SMEM_SEAL_WRITE, info.seals);
 
 	EXPECT_EQ(-EPERM, smem_protect(self->fd, SMEM_PROT_READWRITE));
@@ -435,7 +435,7 @@ TEST_F(obj, seal_protect)
 	struct smem_object_info info;
 
 	ASSERT_EQ(0, smem_seal(self->fd, SMEM_SEAL_PROTECT));
-	ASSERT_EQ(0, smem_info(self->fd, &info));
+	ASSERT_EQ(0, smem_obj_info(self->fd, &info));
 	EXPECT_EQ(SMEM_SEAL_PROTECT, info.seals);
 	EXPECT_EQ(SMEM_PROT_READWRITE, info.prot);
 	EXPECT_EQ(-EPERM, smem_protect(self->fd, SMEM_PROT_NONE));
@@ -456,7 +456,7 @@ TEST_F(obj, seals_accumulate)
 	ASSERT_EQ(0, smem_protect(self->fd, SMEM_PROT_READ));
 	ASSERT_EQ(0, smem_seal(self->fd, SMEM_SEAL_WRITE));
 	ASSERT_EQ(0, smem_seal(self->fd, SMEM_SEAL_PROTECT));
-	ASSERT_EQ(0, smem_info(self->fd, &info));
+	ASSERT_EQ(0, smem_obj_info(self->fd, &info));
 	EXPECT_EQ(SMEM_SEAL_ALL, info.seals);
 	EXPECT_EQ(SMEM_PROT_READ, info.prot);
 	EXPECT_EQ(-EPERM, smem_protect(self->fd, SMEM_PROT_NONE));
@@ -563,7 +563,7 @@ TEST_F(obj, info_fields)
 	ASSERT_EQ(0, smem_query(&q));
 	fd = smem_new(self->ps + 1);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, smem_info(fd, &info));
+	ASSERT_EQ(0, smem_obj_info(fd, &info));
 	EXPECT_EQ(2 * self->ps, info.size);
 	EXPECT_EQ(SMEM_PROT_READWRITE, info.prot);
 	EXPECT_EQ(0, info.seals);
@@ -576,10 +576,10 @@ TEST_F(obj, info_fields)
 	}
 
 	ASSERT_EQ(0, smem_protect(fd, SMEM_PROT_NONE));
-	ASSERT_EQ(0, smem_info(fd, &info));
+	ASSERT_EQ(0, smem_obj_info(fd, &info));
 	EXPECT_EQ(SMEM_PROT_NONE, info.prot);
 	ASSERT_EQ(0, smem_seal(fd, SMEM_SEAL_WRITE));
-	ASSERT_EQ(0, smem_info(fd, &info));
+	ASSERT_EQ(0, smem_obj_info(fd, &info));
 	EXPECT_EQ(SMEM_PROT_NONE, info.prot);
 	EXPECT_EQ(SMEM_SEAL_WRITE, info.seals);
 	EXPECT_EQ(2 * self->ps, info.size);

@@ -101,7 +101,7 @@ static inline int smem_wipe(int fd, __u64 offset, __u64 length)
 	return smem_ioctl(fd, SMEM_IOC_WIPE, &w);
 }
 
-static inline int smem_info(int fd, struct smem_object_info *info)
+static inline int smem_obj_info(int fd, struct smem_object_info *info)
 {
 	memset(info, 0xa5, sizeof(*info));
 	return smem_ioctl(fd, SMEM_IOC_INFO, info);
