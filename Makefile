@@ -140,7 +140,7 @@ $(BUILD)/$(1)/lib/$(LIB_SONAME): $(LIB_SRCS) $(LIB_HDRS) libsmem/libsmem.map
 		-Wl,--version-script=libsmem/libsmem.map -o $$@ $(LIB_SRCS)
 	ln -sf $(LIB_SONAME) $(BUILD)/$(1)/lib/libsmem.so
 
-$(BUILD)/$(1)/selftests/%: selftests/%.c $(wildcard selftests/lib_*.h) \
+$(BUILD)/$(1)/selftests/%: selftests/%.c $(wildcard selftests/lib_*.h) selftests/test_util.h \
 		$(BUILD)/$(1)/lib/$(LIB_SONAME) $(KSFT_DIR)/kselftest_harness.h
 	@mkdir -p $$(dir $$@)
 	$(CC) $(call SAN_CFLAGS,$(1)) -Wall -Werror -I$(KSFT_DIR) -o $$@ $$< \

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the kmod_*_test programs: the /dev/smem ioctls as
- * functions returning 0 or a negative errno, fault probes that turn a
- * SIGSEGV/SIGBUS into a return value, the module's sysfs counters and
- * parameters, reloading the module with other parameters, /proc lookups
- * (meminfo, pagemap) and fd passing.
+ * functions returning 0 or a negative errno, the module's sysfs counters
+ * and parameters, reloading the module with other parameters, /proc
+ * lookups (meminfo, pagemap) and fd passing.  Time, children and fault
+ * probes come from test_util.h, shared with the lib_*_test programs.
  *
  * Everything is static inline: each test program is one translation unit.
  * None of these helpers uses the harness's ASSERT macros, so they are
@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,6 +31,8 @@
 #include <unistd.h>
 
 #include <linux/smem.h>
+
+#include "test_util.h"
 
 #define SMEM_DEV		"/dev/smem"
 #define SMEM_SYSFS		"/sys/class/misc/smem/"
@@ -172,70 +173,6 @@ static inline size_t check_zero(const volatile unsigned char *p, size_t len)
 	return len;
 }
 
-/* -------------------------------------------------------- fault probes */
-
-/*
- * probe_read()/probe_write() touch one byte and return 0, or the signal
- * (SIGSEGV, SIGBUS) the access raised.  Per thread, so readers in several
- * threads can probe at once.
- */
-static __thread sigjmp_buf probe_env;
-static __thread volatile sig_atomic_t probe_armed;
-
-static inline void probe_handler(int sig)
-{
-	if (!probe_armed) {
-		/* A fault outside a probe: die of it as usual. */
-		signal(sig, SIG_DFL);
-		raise(sig);
-		return;
-	}
-	probe_armed = 0;
-	siglongjmp(probe_env, sig);
-}
-
-static inline void probe_install(void)
-{
-	static pid_t installed_in;
-	struct sigaction sa = { .sa_handler = probe_handler };
-
-	if (installed_in == getpid())
-		return;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_NODEFER;
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGBUS, &sa, NULL);
-	installed_in = getpid();
-}
-
-/* Write *@val to @p, or read @p into *@val. */
-static inline int probe_access(volatile unsigned char *p, bool write, unsigned char *val)
-{
-	int sig;
-
-	probe_install();
-	sig = sigsetjmp(probe_env, 1);
-	if (sig)
-		return sig;
-	probe_armed = 1;
-	if (write)
-		*p = *val;
-	else
-		*val = *p;
-	probe_armed = 0;
-	return 0;
-}
-
-static inline int probe_read(const volatile unsigned char *p, unsigned char *out)
-{
-	return probe_access((volatile unsigned char *)p, false, out);
-}
-
-static inline int probe_write(volatile unsigned char *p, unsigned char v)
-{
-	return probe_access(p, true, &v);
-}
-
 /* --------------------------------------------------- sysfs and modules */
 
 /* Read a small text file into @buf (NUL-terminated, newline stripped). */
@@ -315,22 +252,6 @@ static inline bool is_module_loaded(const char *name)
 static inline int unload_module(const char *name)
 {
 	return syscall(SYS_delete_module, name, O_NONBLOCK) ? -errno : 0;
-}
-
-static inline void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-static inline double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Poll counter @name until it equals @want, for at most @ms; the last value read. */
@@ -488,21 +409,6 @@ static inline int recv_fd(int sock)
 		return -EBADMSG;
 	memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	return fd;
-}
-
-/*
- * A child's exit status for the tests: 0 when it exited with 0, else a
- * number that names what happened (exit code, or 128 + signal).
- */
-static inline int wait_child(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + WTERMSIG(status);
 }
 
 #endif /* SMEM_KMOD_UTIL_H */

@@ -615,7 +615,7 @@ TEST(hot_path_makes_no_system_call)
 	close(report[1]);
 	EXPECT_EQ(1, read(report[0], &result, 1));
 	EXPECT_EQ('y', result) TH_LOG("s: no seccomp, r: read failed, w: write failed");
-	EXPECT_EQ(0, lib_wait_child(pid, 30)) TH_LOG("137: killed for a system call");
+	EXPECT_EQ(0, wait_child_timeout(pid, 30)) TH_LOG("137: killed for a system call");
 	close(report[0]);
 }
 
@@ -863,7 +863,7 @@ TEST(export_import)
 			_exit(2);
 		_exit(memcmp(out, data, sizeof(data)) ? 3 : smem_secret_close(c) ? 4 : 0);
 	}
-	status = lib_wait_child(pid, 20);
+	status = wait_child_timeout(pid, 20);
 	EXPECT_EQ(0, status);
 
 	/* The original's close does not touch the copy. */

@@ -63,13 +63,6 @@ static struct smem_secret *seeded_new(size_t len, uint32_t seed)
 	return s;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* ------------------------------------------------- close while reading */
 
 struct readers {
@@ -245,9 +238,9 @@ TEST(close_timeout_leaves_it_closing)
 	ASSERT_EQ(0, pthread_create(&t, NULL, held_reader, &g));
 	lib_gate_wait(&g.sync, &g.inside);
 
-	start = lib_now();
+	start = now_s();
 	EXPECT_EQ(-ETIMEDOUT, smem_secret_close_timeout(g.s, 100));
-	EXPECT_LE(0.09, lib_now() - start);
+	EXPECT_LE(0.09, now_s() - start);
 	EXPECT_EQ(-ETIMEDOUT, smem_secret_close_timeout(g.s, 0));
 	EXPECT_TRUE(smem_secret_is_closed(g.s));
 	EXPECT_EQ(-EBADF, smem_secret_read(g.s, seeded_check_fn, NULL));
@@ -331,7 +324,7 @@ static int seed_fn(const void *buf, size_t len, void *arg)
 {
 	struct timed_read *r = arg;
 
-	r->when = lib_now();
+	r->when = now_s();
 	memcpy(&r->seed, buf, len < 4 ? len : 4);
 	return 0;
 }
@@ -389,7 +382,7 @@ FIXTURE_TEARDOWN(writer_then_reader)
 TEST_F(writer_then_reader, writer_excludes_readers)
 {
 	struct writer_reader *wr = &self->wr;
-	double opened = lib_now();
+	double opened = now_s();
 
 	writer_reader_end(wr);
 	EXPECT_EQ(0, wr->g.result);
@@ -448,9 +441,9 @@ TEST(readers_cannot_starve_writer)
 	for (i = 0; i < READERS; i++)
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, overlapping_reader, &o));
 	sleep_ms(50);
-	start = lib_now();
+	start = now_s();
 	EXPECT_EQ(0, smem_secret_write(o.s, seeded_write_fn, (void *)8));
-	took = lib_now() - start;
+	took = now_s() - start;
 	atomic_store(&o.stop, true);
 	for (i = 0; i < READERS; i++)
 		pthread_join(t[i], NULL);
@@ -628,21 +621,22 @@ static int stress_run(double seconds)
 /*
  * The watcher: the stress runs in a child, so that a signal is a result
  * (128 + signal) rather than the end of this test, and a deadlock is a
- * time-out.
+ * time-out.  One run covers every size: the slots start at 4 to 4904
+ * bytes and are made again at 4 to 5003.
  */
-TEST_F_TIMEOUT(sizes, stress, 600)
+LIB_EMPTY_FIXTURE(stress)
+
+TEST_F_TIMEOUT(stress, sixteen_threads, 600)
 {
 	double seconds = lib_env_seconds("SMEM_STRESS_SECONDS", 10);
 	pid_t pid;
 	int status;
 
-	if (variant->len != 32)
-		SKIP(return, "one stress run is enough (sizes vary inside)");
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0)
 		_exit(stress_run(seconds));
-	status = lib_wait_child(pid, (int)seconds + 60);
+	status = wait_child_timeout(pid, (int)seconds + 60);
 	EXPECT_NE(-1, status) TH_LOG("deadlock: the stress did not end");
 	EXPECT_GT(128, status) TH_LOG("the stress died of signal %d", status - 128);
 	EXPECT_EQ(0, status) TH_LOG("2: wrong bytes, 3: unexpected errors, 1x: setup");

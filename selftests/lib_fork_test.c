@@ -134,7 +134,7 @@ TEST_F(inherited, child_gets_echild)
 	ASSERT_LE(0, pid);
 	if (pid == 0)
 		_exit(child_checks(self->s, self->addr));
-	EXPECT_EQ(0, lib_wait_child(pid, 30));
+	EXPECT_EQ(0, wait_child_timeout(pid, 30));
 	/* The parent's secrets are untouched. */
 	for (int i = 0; i < NR_SECRETS; i++) {
 		seed = i;
@@ -170,7 +170,7 @@ TEST_F(inherited, child_drops_and_makes_secrets)
 		}
 		_exit(0);
 	}
-	EXPECT_EQ(0, lib_wait_child(pid, 60));
+	EXPECT_EQ(0, wait_child_timeout(pid, 60));
 	for (unsigned int i = 0; i < NR_SECRETS; i++)
 		EXPECT_EQ(0, smem_secret_read(self->s[i], lib_check_fn, &i));
 }
@@ -190,7 +190,7 @@ TEST_F(inherited, child_cannot_reach_bytes)
 				_exit(1 + i);
 		_exit(0);
 	}
-	EXPECT_EQ(0, lib_wait_child(pid, 30));
+	EXPECT_EQ(0, wait_child_timeout(pid, 30));
 }
 
 struct readers {
@@ -227,7 +227,7 @@ TEST_F(inherited, fork_while_reading)
 		ASSERT_LE(0, pid);
 		if (pid == 0)
 			_exit(child_checks(self->s, self->addr));
-		failed += lib_wait_child(pid, 30) != 0;
+		failed += wait_child_timeout(pid, 30) != 0;
 	}
 	atomic_store(&r.stop, true);
 	for (i = 0; i < THREADS; i++)
@@ -271,7 +271,7 @@ TEST_F(inherited, fork_inside_callback)
 	}
 	ASSERT_LT(0, f.pid);
 	EXPECT_EQ((int)sizes[2], ret);
-	EXPECT_EQ(0, lib_wait_child(f.pid, 30));
+	EXPECT_EQ(0, wait_child_timeout(f.pid, 30));
 	/* In the parent the window closed and the secret works as before. */
 	EXPECT_EQ(SIGSEGV, lib_probe_read(self->addr[2], NULL));
 	EXPECT_EQ(0, smem_secret_read(f.s, lib_check_fn, &seed));

@@ -163,7 +163,7 @@ TEST(other_process_cannot_read_through_kernel)
 	ASSERT_EQ(0, ptrace(PTRACE_DETACH, pid, NULL, NULL));
 
 	close(gate[1]);
-	EXPECT_EQ(0, lib_wait_child(pid, 30));
+	EXPECT_EQ(0, wait_child_timeout(pid, 30));
 	close(report[0]);
 }
 

@@ -245,18 +245,7 @@ static void run_seed(struct run *r, uint64_t seed, unsigned long steps)
 			smem_secret_unref(r->m[i].s);
 }
 
-FIXTURE(model) {
-	int unused;
-};
-
-FIXTURE_SETUP(model)
-{
-	self->unused = 0;
-}
-
-FIXTURE_TEARDOWN(model)
-{
-}
+LIB_EMPTY_FIXTURE(model)
 
 TEST_F_TIMEOUT(model, random_calls, 600)
 {

@@ -171,7 +171,7 @@ TEST_F(keyed, other_thread_touch_kills_child)
 	EXPECT_EQ(1, read(pipefd[0], &report, 1));
 	EXPECT_EQ('R', report);
 	close(pipefd[0]);
-	status = lib_wait_child(pid, 30);
+	status = wait_child_timeout(pid, 30);
 	EXPECT_EQ(128 + SIGSEGV, status);
 }
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the lib_*_test programs (libsmem through its public
- * API): what the library in use gives, fault probes that report the
- * signal and its si_code instead of dying (and put back the PKRU the
- * kernel reset for the handler), protection keys as /proc shows them,
- * and children whose end is a value.
+ * API): what the library in use gives, fault probes that put back the
+ * PKRU the kernel reset for the handler, protection keys as /proc shows
+ * them, patterns and gates.  Time, children and the probes themselves
+ * come from test_util.h, shared with the kmod_*_test programs.
  *
  * Everything is static: each test program is one translation unit.  No
  * helper uses the harness's ASSERT macros, so they are safe in threads
@@ -15,8 +15,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +25,8 @@
 #include <unistd.h>
 
 #include <smem.h>
+
+#include "test_util.h"
 
 static inline unsigned int lib_guarantees(void)
 {
@@ -107,60 +107,22 @@ static inline int lib_page_pkey(const void *addr, char perms[5])
 /* ------------------------------------------------------- fault probes */
 
 /*
- * lib_probe_read()/lib_probe_write() touch one byte and return 0, or the
- * signal the access raised, with its si_code in *code.  Per thread.  The
- * kernel runs a handler with the default PKRU, and siglongjmp() does not
- * restore it: a probe puts back the PKRU it started with when the library
- * uses keys, so that a probe inside an access window leaves it open.
+ * lib_probe_read()/lib_probe_write(): probe_access() (test_util.h), which
+ * gives the signal and its si_code.  The kernel runs a handler with the
+ * default PKRU, and siglongjmp() does not restore it: a probe puts back
+ * the PKRU it started with when the library uses keys, so that a probe
+ * inside an access window leaves it open.
  */
-static __thread sigjmp_buf lib_probe_env;
-static __thread volatile sig_atomic_t lib_probe_armed, lib_probe_code;
-
-static inline void lib_probe_handler(int sig, siginfo_t *si, void *uc)
-{
-	(void)uc;
-	if (!lib_probe_armed) {
-		/* A fault outside a probe: die of it as usual. */
-		signal(sig, SIG_DFL);
-		raise(sig);
-		return;
-	}
-	lib_probe_armed = 0;
-	lib_probe_code = si->si_code;
-	siglongjmp(lib_probe_env, sig);
-}
-
-static inline void lib_probe_install(void)
-{
-	struct sigaction sa = { .sa_sigaction = lib_probe_handler, .sa_flags = SA_SIGINFO | SA_NODEFER };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGBUS, &sa, NULL);
-}
-
 static inline int lib_probe(volatile unsigned char *p, bool write, int *code)
 {
 	bool keys = lib_has_windows();
 	uint32_t pkru = keys ? lib_rdpkru() : 0;
-	volatile unsigned char sink;
+	unsigned char val = 0x5a;
 	int sig;
 
-	lib_probe_install();
-	sig = sigsetjmp(lib_probe_env, 1);
-	if (!sig) {
-		lib_probe_armed = 1;
-		if (write)
-			*p = 0x5a;
-		else
-			sink = *p;
-		(void)sink;
-		lib_probe_armed = 0;
-	}
+	sig = probe_access(p, write, &val, code);
 	if (keys)
 		lib_wrpkru(pkru);
-	if (code)
-		*code = sig ? lib_probe_code : 0;
 	return sig;
 }
 
@@ -276,38 +238,24 @@ static inline void lib_gate_wait(struct lib_gate *g, bool *flag)
 	pthread_mutex_unlock(&g->lock);
 }
 
-/* ---------------------------------------------------------- processes */
+/* ------------------------------------------------------------ settings */
 
 /*
- * How a child ended: its exit code, or 128 + the signal that killed it,
- * or -1 when it did not end within @timeout_s (it is killed then).
+ * A fixture with nothing in it, for a test that needs a longer time-out
+ * than the harness's default: only TEST_F_TIMEOUT() takes one.  Without
+ * variants, the test runs once.  (After kselftest_harness.h.)
  */
-static inline int lib_wait_child(pid_t pid, int timeout_s)
-{
-	struct timespec nap = { 0, 10 * 1000 * 1000 };
-	int status, n;
-
-	for (n = 0; n < timeout_s * 100; n++) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		if (r < 0)
-			return -1;
-		nanosleep(&nap, NULL);
+#define LIB_EMPTY_FIXTURE(name) \
+	FIXTURE(name) { \
+		int unused; \
+	}; \
+	FIXTURE_SETUP(name) \
+	{ \
+		self->unused = 0; \
+	} \
+	FIXTURE_TEARDOWN(name) \
+	{ \
 	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
-}
-
-static inline double lib_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Seconds from the environment variable @name, or @fallback. */
 static inline double lib_env_seconds(const char *name, double fallback)
