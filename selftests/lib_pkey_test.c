@@ -10,6 +10,11 @@
  *
  * Skipped only where keys are truly absent (pkey_alloc() fails) or turned
  * off with SMEM_NO_PKEYS=1; with keys present the library must use them.
+ *
+ * The unkeyed tests turn keys off themselves (SMEM_NO_PKEYS=1), so they
+ * run everywhere: without keys the window is the protection of the pages,
+ * opened by the first reader in and closed by the last reader out, for
+ * every thread of the process.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -90,29 +95,33 @@ static void *holder(void *arg)
 	return NULL;
 }
 
-FIXTURE(keyed) {
-	struct window w;
-};
+/*
+ * A fixture @name with a secret of pattern 1 in self->w.s, in two
+ * variants: an arena slot (where keys make one) and pages of its own.
+ * @setup runs first: it says whether the test runs with keys or without.
+ */
+#define WINDOW_FIXTURE(name, setup) \
+	FIXTURE(name) { \
+		struct window w; \
+	}; \
+	FIXTURE_VARIANT(name) { \
+		size_t len; \
+	}; \
+	FIXTURE_VARIANT_ADD(name, slot) { .len = 32 }; \
+	FIXTURE_VARIANT_ADD(name, pages) { .len = 10000 }; \
+	FIXTURE_SETUP(name) \
+	{ \
+		setup; \
+		self->w.sync = (struct lib_gate)LIB_GATE_INIT; \
+		self->w.s = lib_new_pattern(variant->len, 1); \
+		ASSERT_NE(NULL, self->w.s); \
+	} \
+	FIXTURE_TEARDOWN(name) \
+	{ \
+		smem_secret_unref(self->w.s); \
+	}
 
-FIXTURE_VARIANT(keyed) {
-	size_t len;
-};
-
-FIXTURE_VARIANT_ADD(keyed, slot) { .len = 32 };
-FIXTURE_VARIANT_ADD(keyed, pages) { .len = 10000 };
-
-FIXTURE_SETUP(keyed)
-{
-	REQUIRE_WINDOWS();
-	self->w.sync = (struct lib_gate)LIB_GATE_INIT;
-	self->w.s = lib_new_pattern(variant->len, 1);
-	ASSERT_NE(NULL, self->w.s);
-}
-
-FIXTURE_TEARDOWN(keyed)
-{
-	smem_secret_unref(self->w.s);
-}
+WINDOW_FIXTURE(keyed, REQUIRE_WINDOWS())
 
 TEST_F(keyed, other_thread_faults_during_window)
 {
@@ -356,6 +365,121 @@ TEST(nested_windows_restore)
 	EXPECT_EQ(SIGSEGV, lib_probe_read(n.a_bytes, NULL));
 	smem_secret_unref(n.a);
 	smem_secret_unref(n.b);
+}
+
+/* ----------------------------------------------------------- without keys */
+
+/*
+ * The environment is read at the first library call of the process, and
+ * each test is a process of its own.
+ */
+static void keys_off(void)
+{
+	setenv("SMEM_NO_PKEYS", "1", 1);
+}
+
+TEST(unkeyed_info_says_no_windows)
+{
+	struct smem_secret *s = NULL;
+	struct smem_info info;
+
+	keys_off();
+	ASSERT_EQ(0, smem_info(&info));
+	EXPECT_EQ(0, info.guarantees & SMEM_G_THREAD_WINDOW);
+	EXPECT_EQ(-ENOTSUP, smem_require(SMEM_G_THREAD_WINDOW));
+	EXPECT_EQ(-ENOTSUP, smem_secret_new_random(16, SMEM_REQUIRE(SMEM_G_THREAD_WINDOW), &s));
+	EXPECT_EQ(NULL, s);
+}
+
+/* Without keys a 32-byte secret has pages of its own too. */
+WINDOW_FIXTURE(unkeyed, keys_off(); ASSERT_FALSE(lib_has_windows()))
+
+/*
+ * Closed by the page tables, not by a key: the fault is not SEGV_PKUERR,
+ * no key tags the pages, and on the backends that use mprotect() the
+ * mapping itself has no access (kmod changes the protection in the
+ * module, behind a mapping that keeps its permissions).
+ */
+TEST_F(unkeyed, pages_closed_outside_callbacks)
+{
+	const unsigned char *p = lib_address(self->w.s);
+	char perms[5] = "";
+	int code = 0;
+
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(SIGSEGV, lib_probe_read(p, &code));
+	EXPECT_NE(SEGV_PKUERR, code);
+	EXPECT_EQ(SIGSEGV, lib_probe_read(p + variant->len - 1, &code));
+	EXPECT_GE(0, lib_page_pkey(p, perms));
+	if (strcmp(lib_backend(), "kmod"))
+		EXPECT_EQ(0, strncmp(perms, "---", 3)) TH_LOG("permissions %s", perms);
+}
+
+struct unkeyed_probe {
+	int write_sig, write_code;
+	char perms[5];
+};
+
+static int unkeyed_read_fn(const void *buf, size_t len, void *arg)
+{
+	struct unkeyed_probe *u = arg;
+	unsigned int seed = 1;
+
+	lib_page_pkey(buf, u->perms);
+	u->write_sig = lib_probe_write((unsigned char *)buf + len - 1, &u->write_code);
+	return lib_check_fn(buf, len, &seed);
+}
+
+TEST_F(unkeyed, read_window_is_read_only)
+{
+	struct unkeyed_probe u = { .write_sig = -1 };
+
+	EXPECT_EQ(0, smem_secret_read(self->w.s, unkeyed_read_fn, &u));
+	EXPECT_EQ(SIGSEGV, u.write_sig);
+	EXPECT_NE(SEGV_PKUERR, u.write_code);
+	if (strcmp(lib_backend(), "kmod"))
+		EXPECT_EQ(0, strncmp(u.perms, "r--", 3)) TH_LOG("permissions %s", u.perms);
+}
+
+/*
+ * What keys add: without them another thread of the process reads the
+ * bytes while a window is open, and faults again once it is closed.
+ */
+TEST_F(unkeyed, other_thread_reads_during_window)
+{
+	struct window *w = &self->w;
+	unsigned char byte = 0;
+	pthread_t t;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, holder, w));
+	lib_gate_wait(&w->sync, &w->inside);
+	EXPECT_EQ(0, probe_read(w->addr, &byte));
+	EXPECT_EQ(lib_pattern(1, 0), byte);
+	lib_gate_set(&w->sync, &w->done_probing);
+	pthread_join(t, NULL);
+	EXPECT_TRUE(w->read_ok_before);
+	EXPECT_TRUE(w->read_ok_after);
+	EXPECT_EQ(SIGSEGV, lib_probe_read(w->addr, NULL));
+}
+
+/* Overlapping readers: the pages stay open until the last one leaves. */
+TEST_F(unkeyed, last_reader_closes)
+{
+	struct window *w = &self->w;
+	unsigned int seed = 1;
+	unsigned char byte = 0;
+	pthread_t t;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, holder, w));
+	lib_gate_wait(&w->sync, &w->inside);
+	/* A second reader comes and goes while the first is inside. */
+	EXPECT_EQ(0, smem_secret_read(w->s, lib_check_fn, &seed));
+	EXPECT_EQ(0, probe_read(w->addr + variant->len - 1, &byte));
+	EXPECT_EQ(lib_pattern(1, variant->len - 1), byte);
+	lib_gate_set(&w->sync, &w->done_probing);
+	pthread_join(t, NULL);
+	EXPECT_TRUE(w->read_ok_after);
+	EXPECT_EQ(SIGSEGV, lib_probe_read(w->addr, NULL));
 }
 
 /* ------------------------------------------------------------------ arena */
