@@ -22,6 +22,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 # Kernels to build the module for: every kernel under /lib/modules that
@@ -182,6 +183,9 @@ install: lib
 	install -m 644 $(BUILD)/lib/libsmem.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -m 644 include/smem.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 include/uapi/linux/smem.h $(DESTDIR)$(INCLUDEDIR)/linux/
+	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
 
 clean:
 	rm -rf $(BUILD)

@@ -3,9 +3,9 @@
 #
 # check.sh [LANE...]: run the test suite and count every TAP result.
 #
-# Lanes: "lint" (checkpatch on the kernel code), "host" (library tests on
-# this machine's kernel, where no module can be loaded), "6.1", "6.12" and
-# "debug" (the whole suite in a VM on that kernel).
+# Lanes: "lint" (checkpatch on the kernel code, the man pages), "host"
+# (library tests on this machine's kernel, where no module can be loaded),
+# "6.1", "6.12" and "debug" (the whole suite in a VM on that kernel).
 # Default: lint host 6.1 6.12.  Ends with one line
 # "N passed, N failed, N skipped" and exits non-zero on any failure,
 # including a lane that died without reporting its results.
@@ -19,8 +19,9 @@ mkdir -p "$logdir"
 lane_failed=0
 times=
 
-# checkpatch.pl --no-tree -f on every kernel source, one TAP result each,
-# and the DKMS package version.
+# checkpatch.pl --no-tree -f on every kernel source, groff warnings on
+# every man page, one TAP result each; a man page for every exported
+# symbol; the DKMS package version.
 lint() {
 	local n=0 f rc=0
 	for f in "$top"/kmod/*.[ch] "$top"/selftests/module/*.c "$top"/include/uapi/linux/smem.h; do
@@ -29,6 +30,29 @@ lint() {
 			echo "ok $n checkpatch ${f#$top/}"
 		else
 			echo "not ok $n checkpatch ${f#$top/}"
+			rc=1
+		fi
+	done
+	# Man pages render without a groff warning (from man/, where the
+	# ".so man3/..." link pages resolve), and every exported symbol has one.
+	local out sym
+	for f in "$top"/man/man[0-9]/*.[0-9]; do
+		n=$((n + 1))
+		out=$(cd "$top/man" && MANWIDTH=80 man -l --warnings=w "${f#$top/man/}" 2>&1 >/dev/null)
+		if [ $? = 0 ] && [ -z "$out" ]; then
+			echo "ok $n man ${f#$top/}"
+		else
+			echo "not ok $n man ${f#$top/}"
+			printf '%s\n' "$out" | sed 's/^/# /'
+			rc=1
+		fi
+	done
+	for sym in $(sed -n 's/^[[:space:]]*\(smem_[a-z_]*\);$/\1/p' "$top/libsmem/libsmem.map"); do
+		n=$((n + 1))
+		if man -w -M "$top/man" 3 "$sym" >/dev/null 2>&1; then
+			echo "ok $n man page for $sym"
+		else
+			echo "not ok $n man page for $sym"
 			rc=1
 		fi
 	done
