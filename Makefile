@@ -30,12 +30,12 @@ DESTDIR ?=
 KVERS := $(if $(KVER),$(KVER),$(notdir $(patsubst %/build,%,$(wildcard /lib/modules/*/build))))
 KDIR ?=
 
-.PHONY: all module userspace lib selftests tools check check-host check-vm \
-	check-debug demo deps install clean
+.PHONY: all module userspace lib selftests tools examples check check-host \
+	check-vm check-debug demo deps install clean
 
 all: module userspace
 
-userspace: lib selftests tools
+userspace: lib selftests tools examples
 
 deps:
 	tools/deps.sh
@@ -155,6 +155,25 @@ $(foreach s,asan tsan,$(eval $(call san_rules,$(s))))
 # ----------------------------------------------------------------- tools
 tools:
 	@mkdir -p $(BUILD)/tools
+
+# -------------------------------------------------------------- examples
+#
+# Built into build/tools, so that tools/vm-run puts them on the guest's
+# PATH, where make check runs them (examples/run-examples).
+EXAMPLES := hmac_key share_sealed
+EXAMPLE_BINS := $(EXAMPLES:%=$(BUILD)/tools/%)
+
+examples: $(EXAMPLE_BINS) $(BUILD)/tools/smem-run-examples
+
+$(BUILD)/tools/hmac_key: EXAMPLE_LIBS = $(shell pkg-config --cflags --libs libsodium)
+$(EXAMPLE_BINS): $(BUILD)/tools/%: examples/%.c include/smem.h $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -Iinclude -o $@ $< \
+		-L$(BUILD)/lib -Wl,-rpath,$(BUILD)/lib -lsmem $(EXAMPLE_LIBS)
+
+$(BUILD)/tools/smem-run-examples: examples/run-examples
+	@mkdir -p $(dir $@)
+	install -m 755 $< $@
 
 # ----------------------------------------------------------------- tests
 check: all sanitize

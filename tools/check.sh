@@ -5,7 +5,8 @@
 #
 # Lanes: "lint" (checkpatch on the kernel code, the man pages), "host"
 # (library tests on this machine's kernel, where no module can be loaded),
-# "6.1", "6.12" and "debug" (the whole suite in a VM on that kernel).
+# "6.1", "6.12" and "debug" (the whole suite and the examples in a VM on
+# that kernel).
 # Default: lint host 6.1 6.12.  Ends with one line
 # "N passed, N failed, N skipped" and exits non-zero on any failure,
 # including a lane that died without reporting its results.
@@ -90,6 +91,7 @@ host_lane() {
 vm_lane() {
 	local k=$1 rc=0 vm="$top/tools/vm-run -k $1"
 	$vm -- smem-run-tests || rc=1
+	$vm --no-build -- smem-run-examples || rc=1
 	# shellcheck disable=SC2016
 	$vm --no-build -c secretmem.enable=1 -- sh -c '
 		rc=0
