@@ -8,6 +8,8 @@
 #   make check         host tests, then the VM suite on 6.1 and 6.12
 #   make demo          the demo, in a VM
 #   make install       libsmem, headers, pkg-config file, man pages, tools
+#   make dkms-install  the module's sources to /usr/src, built and installed by
+#                      DKMS for every kernel with headers (dkms-remove: undo)
 #
 # When the kernel's build system enters this directory (M=...) it reads
 # Kbuild, not this file.
@@ -31,7 +33,7 @@ KVERS := $(if $(KVER),$(KVER),$(notdir $(patsubst %/build,%,$(wildcard /lib/modu
 KDIR ?=
 
 .PHONY: all module userspace lib selftests tools examples check check-host \
-	check-vm check-debug demo deps install clean
+	check-vm check-debug demo deps install clean dkms-install dkms-remove
 
 all: module userspace
 
@@ -205,6 +207,13 @@ install: lib
 	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
+
+# The module through DKMS, for every kernel with headers (tools/dkms.sh).
+dkms-install:
+	tools/dkms.sh install
+
+dkms-remove:
+	tools/dkms.sh remove
 
 clean:
 	rm -rf $(BUILD)

@@ -6,14 +6,15 @@
 # Lanes: "lint" (checkpatch on the kernel code, the man pages), "host"
 # (library tests on this machine's kernel, where no module can be loaded),
 # "6.1", "6.12" and "debug" (the whole suite and the examples in a VM on
-# that kernel).
-# Default: lint host 6.1 6.12.  Ends with one line
+# that kernel), "dkms" (DKMS builds and installs the module for 6.1 and
+# 6.12 here, and each kernel boots with the DKMS-built module).
+# Default: lint host 6.1 6.12 dkms.  Ends with one line
 # "N passed, N failed, N skipped" and exits non-zero on any failure,
 # including a lane that died without reporting its results.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -gt 0 ] || set -- lint host 6.1 6.12
+[ $# -gt 0 ] || set -- lint host 6.1 6.12 dkms
 logdir=$top/build/check
 mkdir -p "$logdir"
 
@@ -107,6 +108,47 @@ vm_lane() {
 	return $rc
 }
 
+# The path users take: tools/dkms.sh (make dkms-install) builds and
+# installs smem with DKMS for 6.1 and 6.12 on this machine, a second
+# install changes nothing, each kernel boots with the DKMS-built module
+# (vm-run --dkms: modprobe from /lib/modules/RELEASE/updates/dkms) and runs
+# part of the suite, and make dkms-remove leaves nothing behind.
+dkms_lane() {
+	local k krel n=0 rc=0 out releases=()
+	tap() {
+		n=$((n + 1))
+		if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; rc=1; fi
+	}
+	for k in 6.1 6.12; do
+		releases+=("$("$top/tools/kernels.sh" -i "$k")")
+	done
+	"$top/tools/dkms.sh" install "${releases[@]}" 2>&1 | sed 's/^/# /'
+	tap "${PIPESTATUS[0]}" "dkms: add, build and install for ${releases[*]}"
+	for krel in "${releases[@]}"; do
+		[ "$(modinfo -k "$krel" -F version smem 2>/dev/null)" = "$(cat "$top/VERSION")" ] &&
+			modinfo -k "$krel" -F filename smem | grep -q "/updates/dkms/smem.ko"
+		tap $? "dkms: $krel has smem $(cat "$top/VERSION") in updates/dkms"
+	done
+	out=$("$top/tools/dkms.sh" install "${releases[@]}" 2>&1)
+	[ "$(echo "$out" | grep -c 'already installed')" = "${#releases[@]}" ]
+	tap $? "dkms: installing again changes nothing"
+	for k in 6.1 6.12; do
+		# shellcheck disable=SC2016
+		"$top/tools/vm-run" --no-build --dkms -k "$k" -- sh -c '
+			smemctl status | grep -q "file: *.*/updates/dkms/smem.ko" &&
+				grep -q "^smem " /proc/modules &&
+				echo "ok - $(uname -r): the DKMS-built smem is loaded" ||
+				{ echo "not ok - $(uname -r): the DKMS-built smem is loaded"; exit 1; }
+			smem-run-tests kmod_device_test kmod_protect_test kmod_isolation_test' || rc=1
+	done
+	"$top/tools/dkms.sh" remove 2>&1 | sed 's/^/# /'
+	! ls -d /usr/src/smem-* /var/lib/dkms/smem /lib/modules/*/updates/dkms/smem.ko* \
+		>/dev/null 2>&1
+	tap $? "dkms: make dkms-remove leaves nothing behind"
+	echo "1..$n"
+	return $rc
+}
+
 run_lane() {
 	local lane=$1 log=$logdir/$1.log start rc
 	start=$(date +%s)
@@ -114,6 +156,7 @@ run_lane() {
 	case "$lane" in
 	lint) lint ;;
 	host) host_lane ;;
+	dkms) dkms_lane ;;
 	*) vm_lane "$lane" ;;
 	esac 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
