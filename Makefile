@@ -7,7 +7,8 @@
 #   make module        smem.ko for KVER (default: every kernel with headers)
 #   make check         host tests, then the VM suite on 6.1 and 6.12
 #   make demo          the demo, in a VM
-#   make install       libsmem, headers, pkg-config file, man pages, tools
+#   make install       libsmem, headers, pkg-config file, man pages, tools,
+#                      the udev rule and the modprobe.d / modules-load.d files
 #   make dkms-install  the module's sources to /usr/src, built and installed by
 #                      DKMS for every kernel with headers (dkms-remove: undo)
 #
@@ -26,6 +27,11 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+# udev, modprobe and systemd-modules-load read only these, whatever PREFIX.
+UDEVRULESDIR ?= /usr/lib/udev/rules.d
+MODPROBEDIR ?= /usr/lib/modprobe.d
+MODULESLOADDIR ?= /usr/lib/modules-load.d
 
 # Kernels to build the module for: every kernel under /lib/modules that
 # has a build directory, unless KVER names one.
@@ -155,8 +161,24 @@ endef
 $(foreach s,asan tsan,$(eval $(call san_rules,$(s))))
 
 # ----------------------------------------------------------------- tools
-tools:
-	@mkdir -p $(BUILD)/tools
+#
+# smemctl (libkmod; libsmem linked in statically, so it reports what this
+# version of the library would choose) and the demo's two programs.  Every
+# program in build/tools is on the PATH of vm-run's guest.
+TOOL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -pthread
+TOOLS := $(BUILD)/tools/smemctl $(BUILD)/tools/smem-demo-keyholder $(BUILD)/tools/smem-demo-probe
+
+tools: $(TOOLS)
+
+$(BUILD)/tools/smemctl: tools/smemctl/smemctl.c $(LIB_A) $(LIB_HDRS) VERSION
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) -DSMEM_VERSION='"$(VERSION)"' $$(pkg-config --cflags libkmod) \
+		-o $@ $< $(LIB_A) $$(pkg-config --libs libkmod)
+
+$(BUILD)/tools/smem-demo-%: demo/%.c $(LIB_SO) $(LIB_HDRS) selftests/module/smem_dmtest.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) $$(pkg-config --cflags libsodium) -o $@ $< \
+		-L$(BUILD)/lib -Wl,-rpath,$(BUILD)/lib -lsmem $$(pkg-config --libs libsodium)
 
 # -------------------------------------------------------------- examples
 #
@@ -195,7 +217,7 @@ demo: userspace
 		'cat /proc/version; grep smem /proc/modules; ls -l /dev/smem; smem-run-tests'
 
 # --------------------------------------------------------------- install
-install: lib
+install: lib $(BUILD)/tools/smemctl
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/linux
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
@@ -207,6 +229,13 @@ install: lib
 	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UDEVRULESDIR) \
+		$(DESTDIR)$(MODPROBEDIR) $(DESTDIR)$(MODULESLOADDIR)
+	install -m 755 $(BUILD)/tools/smemctl $(DESTDIR)$(SBINDIR)/
+	install -m 644 man/man8/smemctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 dist/udev/60-smem.rules $(DESTDIR)$(UDEVRULESDIR)/
+	install -m 644 dist/modprobe.d/smem.conf $(DESTDIR)$(MODPROBEDIR)/
+	install -m 644 dist/modules-load.d/smem.conf $(DESTDIR)$(MODULESLOADDIR)/
 
 # The module through DKMS, for every kernel with headers (tools/dkms.sh).
 dkms-install:

@@ -83,6 +83,8 @@ host_lane() {
 	ASAN_OPTIONS=abort_on_error=1 "$run" "$top"/build/asan/selftests/lib_*_test || rc=1
 	echo "# TSan"
 	TSAN_OPTIONS=halt_on_error=1 "$run" "$top"/build/tsan/selftests/lib_concurrency_test || rc=1
+	echo "# smemctl, without a module"
+	sh "$top/tools/smemctl/smemctl_test.sh" --host "$top/build/tools/smemctl" || rc=1
 	return $rc
 }
 
@@ -105,6 +107,7 @@ vm_lane() {
 		exit $rc' || rc=1
 	$vm --no-build -c 'memmap=64M$0x30000000' -- kmod_pool_test -t reserved_source || rc=1
 	"$top/selftests/vm/panic_wipe.sh" "$k" || rc=1
+	$vm --no-build -a "$top/tools/smemctl/smemctl_test.sh" -- sh smemctl_test.sh || rc=1
 	return $rc
 }
 
