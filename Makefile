@@ -213,8 +213,7 @@ check-debug: userspace
 	tools/check.sh debug
 
 demo: userspace
-	tools/vm-run -k $(if $(KVER),$(KVER),6.12) -- sh -c \
-		'cat /proc/version; grep smem /proc/modules; ls -l /dev/smem; smem-run-tests'
+	demo/demo.sh -k $(if $(KVER),$(KVER),6.12)
 
 # --------------------------------------------------------------- install
 install: lib $(BUILD)/tools/smemctl

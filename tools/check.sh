@@ -108,6 +108,9 @@ vm_lane() {
 	$vm --no-build -c 'memmap=64M$0x30000000' -- kmod_pool_test -t reserved_source || rc=1
 	"$top/selftests/vm/panic_wipe.sh" "$k" || rc=1
 	$vm --no-build -a "$top/tools/smemctl/smemctl_test.sh" -- sh smemctl_test.sh || rc=1
+	if [ "$k" = 6.12 ]; then
+		"$top/demo/demo.sh" -k "$k" --tap --no-build || rc=1
+	fi
 	return $rc
 }
 
