@@ -3,7 +3,10 @@
 # smem: secret memory outside the kernel direct map.
 #
 #   make deps          install every build and test dependency (Debian 12)
-#   make               module for every installed kernel, libsmem, tools, tests
+#   make               module for every installed kernel, libsmem, tools, tests,
+#                      examples
+#   make bench         the read-window benchmark; make run-bench runs it here
+#                      (bench/README.md: how to run it in the VM, results)
 #   make module        smem.ko for KVER (default: every kernel with headers)
 #   make check         host tests, then the VM suite on 6.1 and 6.12
 #   make demo          the demo, in a VM
@@ -38,8 +41,8 @@ MODULESLOADDIR ?= /usr/lib/modules-load.d
 KVERS := $(if $(KVER),$(KVER),$(notdir $(patsubst %/build,%,$(wildcard /lib/modules/*/build))))
 KDIR ?=
 
-.PHONY: all module userspace lib selftests tools examples check check-host \
-	check-vm check-debug demo deps install clean dkms-install dkms-remove
+.PHONY: all module userspace lib selftests tools examples bench run-bench check \
+	check-host check-vm check-debug demo deps install clean dkms-install dkms-remove
 
 all: module userspace
 
@@ -198,6 +201,21 @@ $(EXAMPLE_BINS): $(BUILD)/tools/%: examples/%.c include/smem.h $(LIB_SO)
 $(BUILD)/tools/smem-run-examples: examples/run-examples
 	@mkdir -p $(dir $@)
 	install -m 755 $< $@
+
+# ----------------------------------------------------------------- bench
+#
+#   make bench      build/bench/window_bench (linked statically with libsmem
+#                   and libsodium, so that vm-run -a can take it alone)
+#   make run-bench  run it here (bench/run)
+bench: $(BUILD)/bench/window_bench
+
+$(BUILD)/bench/window_bench: bench/window_bench.c include/smem.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread -Iinclude \
+		$(shell pkg-config --cflags libsodium) -o $@ $< $(LIB_A) -l:libsodium.a
+
+run-bench: bench
+	bench/run
 
 # ----------------------------------------------------------------- tests
 check: all sanitize
