@@ -52,9 +52,17 @@ stage_source() {
 		-o -name '.*.cmd' \) -delete
 }
 
+# Run a dkms command quietly; its output only when it fails.
+quiet() {
+	local out
+	out=$("$@" 2>&1) && return 0
+	printf '%s\n' "$out" >&2
+	return 1
+}
+
 remove_version() {
 	echo "dkms.sh: removing smem/$1 from DKMS"
-	dkms remove "smem/$1" --all >/dev/null || die "dkms remove smem/$1 failed"
+	quiet dkms remove "smem/$1" --all || die "dkms remove smem/$1 failed"
 }
 
 install() {
@@ -86,7 +94,7 @@ install() {
 		echo "dkms.sh: sources copied to $src"
 	fi
 	if [ ! -d "/var/lib/dkms/smem/$version" ]; then
-		dkms add "smem/$version" >/dev/null || die "dkms add smem/$version failed"
+		quiet dkms add "smem/$version" || die "dkms add smem/$version failed"
 	fi
 	for k in "${kernels[@]}"; do
 		if installed_for "$k"; then
@@ -96,7 +104,7 @@ install() {
 		echo "dkms.sh: building smem/$version for $k"
 		dkms build "smem/$version" -k "$k" ||
 			die "dkms build for $k failed (log: /var/lib/dkms/smem/$version/build/make.log)"
-		dkms install "smem/$version" -k "$k" --force >/dev/null ||
+		quiet dkms install "smem/$version" -k "$k" --force ||
 			die "dkms install for $k failed"
 		echo "dkms.sh: installed $(modinfo -k "$k" -F filename smem)"
 	done

@@ -662,19 +662,27 @@ static int open_kmsg(void)
 
 static void explain_signature(struct kmod_module *mod)
 {
-	char signer[128] = "";
-	char lock[32];
+	char signer[128] = "", lock[32], enforce[8] = "";
+	const char *why;
 
 	modinfo(mod, "signer", signer, sizeof(signer));
-	msg("the kernel refused %s: its signature is not trusted%s",
-	    kmod_module_get_path(mod),
-	    lockdown_mode(lock, sizeof(lock)) && strcmp(lock, "none") ?
-	    " (kernel lockdown is on, usually because of Secure Boot)" : " (Secure Boot)");
+	read_line("/sys/module/module/parameters/sig_enforce", enforce, sizeof(enforce));
+	if (lockdown_mode(lock, sizeof(lock)) && strcmp(lock, "none"))
+		why = secure_boot() > 0 ? "Secure Boot is on, and with it kernel lockdown" :
+		      "kernel lockdown is on";
+	else if (secure_boot() > 0)
+		why = "Secure Boot is on";
+	else if (enforce[0] == 'Y')
+		why = "the kernel enforces module signatures (module.sig_enforce=1)";
+	else
+		why = "the kernel's signature policy";
+	msg("load: the kernel refused %s: %s, and the module's signature is not trusted",
+	    kmod_module_get_path(mod), why);
 	if (signer[0])
-		fprintf(stderr, "  it is signed by \"%s\", a key the kernel does not trust yet.\n",
+		fprintf(stderr, "  It is signed by \"%s\", a key the kernel does not trust yet.\n",
 			signer);
 	else
-		fprintf(stderr, "  it is not signed.\n");
+		fprintf(stderr, "  It is not signed: install it with DKMS (make dkms-install), which signs it.\n");
 	fprintf(stderr,
 		"  DKMS signs the modules it builds with its MOK (%s). Enroll that key once:\n"
 		"    mokutil --import %s   (choose a one-time password)\n"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# smemctl_test.sh [--host] [SMEMCTL]: smemctl as a user runs it.  Prints TAP.
+# smemctl_test.sh [--host|--sig-enforce] [SMEMCTL]: smemctl as a user
+# runs it.  Prints TAP.
 #
 # In a VM of make check (the default; root, smem loaded by vm-run): status
 # and --json report the loaded module, the carve-out source and the pool;
@@ -12,14 +13,17 @@
 # module is not loaded and which backend libsmem uses, with exit code 3;
 # load says it is not installed (5), and needs root (4); selftest passes on
 # the fallback backend when it promises isolation.
+# With --sig-enforce (a VM booted with module.sig_enforce=1 and smem not
+# loaded): load is refused with exit code 6 and the MOK enrollment steps.
 #
 # Exit codes are those of smemctl(8).
 
 host=0
-if [ "${1:-}" = --host ]; then
-	host=1
-	shift
-fi
+sig=0
+case "${1:-}" in
+--host) host=1; shift ;;
+--sig-enforce) sig=1; shift ;;
+esac
 smemctl=${1:-smemctl}
 n=0
 failed=0
@@ -102,6 +106,25 @@ assert d["library"]["backend"] in ("memfd_secret", "mlock")
 	fi
 	run frobnicate
 	ok "$(test $rc = 2; echo $?)" "unknown command exits 2" "rc=$rc"
+	echo "1..$n"
+	exit $failed
+fi
+
+if [ $sig = 1 ]; then
+	signer=$("$smemctl" status | sed -n 's/^ *signed by: *//p')
+	run load
+	ok "$(test $rc = 6; echo $?)" "load refused for its signature exits 6" "rc=$rc" "$out"
+	echo "$out" | grep -q 'module.sig_enforce=1' &&
+		echo "$out" | grep -q 'mokutil --import /var/lib/dkms/mok.pub'
+	ok $? "the refusal says why and how to enroll the DKMS key" "$out"
+	if [ -n "$signer" ]; then
+		echo "$out" | grep -q "signed by \"$signer\""
+	else
+		echo "$out" | grep -q 'not signed'
+	fi
+	ok $? "the refusal names the module's signer (${signer:-none})" "$out"
+	! grep -q '^smem ' /proc/modules
+	ok $? "smem is not loaded"
 	echo "1..$n"
 	exit $failed
 fi
