@@ -121,6 +121,9 @@ vm_lane() {
 # part of the suite, and make dkms-remove leaves nothing behind.
 dkms_lane() {
 	local k krel n=0 rc=0 out releases=()
+	# DKMS state is the machine's: two runs at once would undo each other.
+	exec 8>/tmp/smem-dkms-lane.lock
+	flock 8
 	tap() {
 		n=$((n + 1))
 		if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; rc=1; fi
