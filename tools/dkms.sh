@@ -102,8 +102,12 @@ install() {
 			continue
 		fi
 		echo "dkms.sh: building smem/$version for $k"
-		dkms build "smem/$version" -k "$k" ||
-			die "dkms build for $k failed (log: /var/lib/dkms/smem/$version/build/make.log)"
+		dkms build "smem/$version" -k "$k" || {
+			# 77: outside BUILD_EXCLUSIVE_KERNEL/_ARCH of dkms.conf.
+			[ $? = 77 ] || die "dkms build for $k failed (log: /var/lib/dkms/smem/$version/build/make.log)"
+			echo "dkms.sh: skipped $k: dkms.conf does not support it"
+			continue
+		}
 		quiet dkms install "smem/$version" -k "$k" --force ||
 			die "dkms install for $k failed"
 		echo "dkms.sh: installed $(modinfo -k "$k" -F filename smem)"
