@@ -110,7 +110,8 @@ vm_lane() {
 		SMEM_NO_PKEYS=1 smem-run-tests /usr/lib/smem/selftests/lib_*_test || rc=1
 		exit $rc' || rc=1
 	$vm --no-build -c 'memmap=64M$0x30000000' -- kmod_pool_test -t reserved_source || rc=1
-	"$top/selftests/vm/panic_wipe.sh" "$k" || rc=1
+	"$top/selftests/vm/panic_wipe.sh" "$k" panic || rc=1
+	"$top/selftests/vm/panic_wipe.sh" "$k" reboot || rc=1
 	$vm --no-build -a "$top/tools/smemctl/smemctl_test.sh" -- sh smemctl_test.sh || rc=1
 	if [ "$k" = 6.12 ]; then
 		"$top/demo/demo.sh" -k "$k" --tap --no-build || rc=1

@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Guest side of panic_wipe.sh (with smem_dmtest loaded): hold a secret
- * with a known pattern, print
- * the physical address of its first page and of an ordinary page holding
- * a control pattern, then panic the kernel.  Not a kselftest: it does not
+ * with a known pattern, print the physical address of its first page and
+ * of an ordinary page holding a control pattern, then panic the kernel, or
+ * with the argument "reboot" reboot it.  Not a kselftest: it does not
  * return.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/reboot.h>
 #include <unistd.h>
 
 #include <linux/smem.h>
@@ -43,8 +45,9 @@ static void fill(char *p, size_t len, const char *pattern)
 		memcpy(p + i, pattern, 32);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	bool reboot_instead = argc > 1 && !strcmp(argv[1], "reboot");
 	long ps = sysconf(_SC_PAGESIZE);
 	struct smem_alloc alloc = { .size = ps };
 	char *secret, *control;
@@ -64,6 +67,8 @@ int main(void)
 	fflush(stdout);
 	sleep(1);
 
+	if (reboot_instead)
+		return reboot(RB_AUTOBOOT), perror("reboot"), 1;
 	sysrq = fopen("/proc/sysrq-trigger", "w");
 	if (!sysrq)
 		return perror("sysrq-trigger"), 1;
