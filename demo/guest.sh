@@ -155,11 +155,12 @@ else
 fi
 
 section "A core dump: the program is killed with SIGABRT and dumps core"
-exec 3>&-
 printf '$ kill -ABRT %s; wait %s\n' "$pid" "$pid"
 kill -ABRT "$pid"
 wait "$pid"
 echo "    exit status $? (128 + SIGABRT, core dumped)"
+# Only now: the program leaves on end of input, which must not beat the signal.
+exec 3>&-
 show ls -l "/tmp/core.$pid"
 show smem-demo-probe find "/tmp/core.$pid" '"$KEY"' smem-demo-control
 echo "$out" | grep -q 'the key: not found' && echo "$out" | grep -q 'control text.*: found'
