@@ -508,8 +508,10 @@ void smem_pool_free(unsigned long npages, const unsigned long *pfns)
 	bool leak = false;
 
 	/*
-	 * A page that could not be zeroed (no address space left to map it)
-	 * is never handed out again: losing a page beats leaking a secret.
+	 * Pages that could not be zeroed (no address space left to map them)
+	 * are never handed out again, nor given back: they stay counted in
+	 * use, so the free counts still match the bitmaps.  Losing pages
+	 * beats leaking a secret.
 	 */
 	if (smem_pool_zero(pfns, 0, PFN_PHYS(npages))) {
 		pr_err("could not zero %lu freed pages; keeping them out of use\n", npages);
@@ -517,12 +519,12 @@ void smem_pool_free(unsigned long npages, const unsigned long *pfns)
 	}
 
 	mutex_lock(&smem_pool.lock);
-	smem_pool.pages_in_use -= npages;
 	smem_pool.objects--;
 	if (leak) {
 		mutex_unlock(&smem_pool.lock);
 		return;
 	}
+	smem_pool.pages_in_use -= npages;
 	if (smem_pool.source == SMEM_SOURCE_FALLBACK) {
 		for (i = 0; i < npages; i++)
 			__free_page(pfn_to_page(pfns[i]));
@@ -683,7 +685,10 @@ int smem_pool_init(void)
 	return -EINVAL;
 }
 
-/* Module unload: no object is left, so every block is empty. */
+/*
+ * Module unload: no object is left, so every block is empty, unless pages
+ * could not be zeroed when freed; such a block stays out of the system.
+ */
 void smem_pool_exit(void)
 {
 	struct smem_block *b, *tmp;
@@ -691,10 +696,14 @@ void smem_pool_exit(void)
 	cancel_delayed_work_sync(&smem_pool.release_work);
 	list_for_each_entry_safe(b, tmp, &smem_pool.blocks, node) {
 		list_del(&b->node);
-		if (smem_pool.source == SMEM_SOURCE_CARVEOUT)
+		if (smem_pool.source == SMEM_SOURCE_CARVEOUT && b->nfree == b->npages) {
 			smem_block_return(b);
-		else
-			smem_block_free(b);
+			continue;
+		}
+		if (b->nfree != b->npages)
+			pr_err("block at %pa holds pages that were not zeroed; it stays unused until reboot\n",
+			       &b->start);
+		smem_block_free(b);
 	}
 	if (smem_pool.reserved_res) {
 		smem_range_release(smem_pool.reserved_res->start,
