@@ -4,7 +4,7 @@
 # Resolve the Debian kernel release of each supported kernel line from the
 # package lists, so no ABI number is ever written down in the tree.
 #
-#   tools/kernels.sh 6.1     -> e.g. 6.1.0-56-amd64
+#   tools/kernels.sh 6.1     -> 6.1.0-N-amd64, N from linux-headers-amd64
 #   tools/kernels.sh 6.12    -> newest 6.12.N+deb12-amd64 in the lists
 #   tools/kernels.sh RELEASE -> RELEASE (already a full release)
 #
