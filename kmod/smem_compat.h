@@ -22,4 +22,21 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 }
 #endif
 
+/* pfn_t (gone in 6.17) wrapped the frame number of vmf_insert_mixed(). */
+#ifdef SMEM_HAVE_PFN_T
+#include <linux/pfn_t.h>
+
+static inline vm_fault_t smem_vmf_insert_mixed(struct vm_area_struct *vma,
+					       unsigned long addr, unsigned long pfn)
+{
+	return vmf_insert_mixed(vma, addr, pfn_to_pfn_t(pfn));
+}
+#else
+static inline vm_fault_t smem_vmf_insert_mixed(struct vm_area_struct *vma,
+					       unsigned long addr, unsigned long pfn)
+{
+	return vmf_insert_mixed(vma, addr, pfn);
+}
+#endif
+
 #endif /* _SMEM_COMPAT_H */

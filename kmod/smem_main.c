@@ -5,10 +5,17 @@
  * The misc device, its statistics in sysfs, and the system events that
  * must not see a secret: hibernation is vetoed while any secret page is
  * in use, and reboot and kexec wipe every page first (panic: smem_panic.c).
+ *
+ * The device is root's (mode 0600) unless udev says otherwise: the shipped
+ * rule gives it to the group "smem".  The pool is one resource for the
+ * whole machine, so who may use it is the administrator's choice.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
+#include <linux/cc_platform.h>
 #include <linux/fs.h>
+#include <linux/kexec.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/notifier.h>
@@ -19,8 +26,24 @@
 
 #include "smem.h"
 
+static u64 smem_status(void)
+{
+	struct smem_carve_stats carve = {};
+	u64 status = 0;
+
+	if (kexec_crash_loaded())
+		status |= SMEM_STATUS_CRASH_KERNEL;
+	if (smem_pool_source() == SMEM_SOURCE_CARVEOUT) {
+		smem_carve_stats(&carve);
+		if (carve.below_block)
+			status |= SMEM_STATUS_POOL_BELOW_BLOCK;
+	}
+	return status;
+}
+
 static long smem_ioctl_query(void __user *arg)
 {
+	struct smem_carve_stats carve = {};
 	struct smem_pool_stats stats;
 	struct smem_query q = {
 		.abi_version	= SMEM_ABI_VERSION,
@@ -28,7 +51,8 @@ static long smem_ioctl_query(void __user *arg)
 		.features	= SMEM_FEAT_PROTECT | SMEM_FEAT_SEAL |
 				  SMEM_FEAT_WIPE | SMEM_FEAT_INFO,
 		.page_size	= PAGE_SIZE,
-		.pool_max_pages	= smem_pool_max_pages(),
+		.user_max_pages	= smem_account_user_max_pages(),
+		.status		= smem_status(),
 	};
 
 	smem_pool_stats(&stats);
@@ -36,19 +60,50 @@ static long smem_ioctl_query(void __user *arg)
 	q.pages_in_use = stats.pages_in_use;
 	q.objects = stats.objects;
 	q.alloc_failures = stats.alloc_failures;
+	if (smem_pool_source() == SMEM_SOURCE_CARVEOUT) {
+		smem_carve_stats(&carve);
+		q.block_pages = carve.block_pages;
+		q.carvable_pages = carve.carvable_pages;
+		q.refused_blocks = carve.refused_blocks;
+		q.pending_pages = carve.pending_blocks * carve.block_pages;
+	}
 	if (smem_pool_outside_direct_map())
 		q.features |= SMEM_FEAT_NO_DIRECT_MAP;
 
 	return copy_to_user(arg, &q, sizeof(q)) ? -EFAULT : 0;
 }
 
+static long smem_ioctl_pool_resize(void __user *arg)
+{
+	struct smem_pool_resize req;
+	long ret;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.flags || req.pad)
+		return -EINVAL;
+	if (smem_pool_source() != SMEM_SOURCE_CARVEOUT)
+		return -EOPNOTSUPP;
+	ret = smem_carve_resize(req.size, &req.pool_size);
+	if (copy_to_user(arg, &req, sizeof(req)))
+		return -EFAULT;
+	return ret;
+}
+
 static long smem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
 
-	if (cmd == SMEM_IOC_QUERY)
+	switch (cmd) {
+	case SMEM_IOC_QUERY:
 		return smem_ioctl_query(uarg);
-	return smem_object_ioctl(file, cmd, uarg);
+	case SMEM_IOC_POOL_RESIZE:
+		return smem_ioctl_pool_resize(uarg);
+	default:
+		return smem_object_ioctl(file, cmd, uarg);
+	}
 }
 
 static const struct file_operations smem_fops = {
@@ -78,6 +133,38 @@ SMEM_STAT_ATTR(pages_in_use);
 SMEM_STAT_ATTR(objects);
 SMEM_STAT_ATTR(alloc_failures);
 
+/* Carve figures: /sys/class/misc/smem/<name>, 0 for other page sources. */
+#define SMEM_CARVE_ATTR(name)						\
+static ssize_t name##_show(struct device *dev,				\
+			   struct device_attribute *attr, char *buf)	\
+{									\
+	struct smem_carve_stats stats = {};				\
+									\
+	if (smem_pool_source() == SMEM_SOURCE_CARVEOUT)			\
+		smem_carve_stats(&stats);				\
+	return sysfs_emit(buf, "%lu\n", stats.name);			\
+}									\
+static DEVICE_ATTR_RO(name)
+
+SMEM_CARVE_ATTR(block_pages);
+SMEM_CARVE_ATTR(carvable_pages);
+SMEM_CARVE_ATTR(refused_blocks);
+SMEM_CARVE_ATTR(pending_blocks);
+
+static ssize_t user_max_pages_show(struct device *dev,
+				   struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", smem_account_user_max_pages());
+}
+static DEVICE_ATTR_RO(user_max_pages);
+
+static ssize_t crash_kernel_loaded_show(struct device *dev,
+					struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", !!kexec_crash_loaded());
+}
+static DEVICE_ATTR_RO(crash_kernel_loaded);
+
 static ssize_t page_source_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
 {
@@ -92,6 +179,12 @@ static struct attribute *smem_attrs[] = {
 	&dev_attr_objects.attr,
 	&dev_attr_alloc_failures.attr,
 	&dev_attr_page_source.attr,
+	&dev_attr_block_pages.attr,
+	&dev_attr_carvable_pages.attr,
+	&dev_attr_refused_blocks.attr,
+	&dev_attr_pending_blocks.attr,
+	&dev_attr_user_max_pages.attr,
+	&dev_attr_crash_kernel_loaded.attr,
 	NULL
 };
 ATTRIBUTE_GROUPS(smem);
@@ -101,7 +194,7 @@ static struct miscdevice smem_misc = {
 	.name	= "smem",
 	.fops	= &smem_fops,
 	.groups	= smem_groups,
-	.mode	= 0666,
+	.mode	= 0600,
 };
 
 /* A hibernation image would carry the secrets to disk. */
@@ -137,6 +230,16 @@ static struct notifier_block smem_reboot_nb = {
 static int __init smem_init(void)
 {
 	int ret;
+
+	/*
+	 * In an SEV or TDX guest, memory is private to the guest and
+	 * encrypted; memremap() of a carved range, which zeroes it, would
+	 * write through the shared (unencrypted) view instead.
+	 */
+	if (cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT)) {
+		pr_err("refusing to load in a confidential-computing guest (SEV/TDX): carved memory cannot be zeroed there\n");
+		return -ENODEV;
+	}
 
 	ret = smem_pool_init();
 	if (ret)

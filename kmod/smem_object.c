@@ -15,10 +15,21 @@
  * mapping is write-notified), so a read-only object never gets a writable
  * entry.
  *
- * The mappings are VM_PFNMAP | VM_IO without ->access: get_user_pages()
- * refuses them, and with it ptrace, /proc/PID/mem, process_vm_readv(),
- * vmsplice(), O_DIRECT and io_uring buffer registration.  VM_DONTCOPY
- * keeps them out of forked children and VM_DONTDUMP out of core dumps.
+ * The mappings are VM_MIXEDMAP | VM_IO without ->access: get_user_pages()
+ * refuses VM_IO, and with it ptrace, /proc/PID/mem, process_vm_readv(),
+ * vmsplice(), O_DIRECT, io_uring and RDMA buffer registration.  Not
+ * VM_PFNMAP: VFIO's type1 IOMMU driver follows the page tables of
+ * VM_PFNMAP areas and maps their frames for device DMA, with no way for
+ * us to revoke that when the object is freed; the entries of a
+ * VM_MIXEDMAP area are "special" and it refuses them.  VM_DONTCOPY keeps
+ * the mappings out of forked children (VM_IO forbids MADV_DOFORK), and
+ * VM_DONTDUMP out of core dumps.
+ *
+ * An object's pages are published with smp_store_release() on @npages
+ * and the object list is an RCU list, because the panic path reads both
+ * without any lock.  A freed object is zeroed before it leaves the list,
+ * so a panic at any point finds every secret page either on the list or
+ * already zero.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -28,8 +39,8 @@
 #include <linux/mm.h>
 #include <linux/mount.h>
 #include <linux/pseudo_fs.h>
+#include <linux/rculist.h>
 #include <linux/rwsem.h>
-#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -38,20 +49,31 @@
 
 #define SMEM_FS_MAGIC	0x736d656d	/* "smem" */
 
+/*
+ * @inode and @node are set at open.  @lock protects @npages, @pfns,
+ * @charge, @prot and @seals; @npages and @pfns are set once, by
+ * SMEM_IOC_ALLOC, and from then on read without it by the panic path.
+ * @seals is also read without it by ->mprotect (mmap_lock held).
+ */
 struct smem_object {
-	struct rw_semaphore lock;	/* protects the fields below; faults read it */
+	struct rw_semaphore lock;
 	struct inode *inode;		/* private address space: every mapping */
 	struct list_head node;		/* in smem_objects */
 	unsigned long npages;		/* 0 until SMEM_IOC_ALLOC */
 	unsigned long *pfns;
-	struct mm_struct *mm;		/* charged with npages of locked_vm */
+	struct smem_charge charge;
 	u32 prot;
 	u32 seals;
+	struct rcu_head rcu;
 };
 
 static struct vfsmount *smem_mnt;
 
-/* Every object, for the wipe at reboot, kexec and panic. */
+/*
+ * Every object, for the wipe at reboot, kexec and panic.  Changed under
+ * smem_objects_lock with the RCU list primitives: the panic path walks it
+ * without the lock.
+ */
 static LIST_HEAD(smem_objects);
 static DEFINE_MUTEX(smem_objects_lock);
 
@@ -74,7 +96,7 @@ static vm_fault_t smem_vm_fault(struct vm_fault *vmf)
 		ret = VM_FAULT_SIGSEGV;
 	else
 		/* Read-only entry: a write comes back through ->pfn_mkwrite. */
-		ret = vmf_insert_pfn(vmf->vma, vmf->address, obj->pfns[vmf->pgoff]);
+		ret = smem_vmf_insert_mixed(vmf->vma, vmf->address, obj->pfns[vmf->pgoff]);
 	up_read(&obj->lock);
 	return ret;
 }
@@ -137,7 +159,7 @@ int smem_object_mmap(struct file *file, struct vm_area_struct *vma)
 	if (ret)
 		return ret;
 
-	vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY);
+	vm_flags_set(vma, VM_MIXEDMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY);
 	vm_flags_clear(vma, VM_MAYEXEC | (sealed ? VM_MAYWRITE : 0));
 	vma->vm_ops = &smem_vm_ops;
 	return 0;
@@ -151,31 +173,35 @@ static void smem_object_revoke(struct smem_object *obj)
 
 static long smem_ioctl_alloc(struct smem_object *obj, void __user *arg)
 {
+	struct smem_charge charge = {};
 	struct smem_alloc req;
 	unsigned long npages, *pfns;
 	long ret;
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if (req.flags || req.pad)
+	if (req.flags || req.pad || !req.size)
 		return -EINVAL;
-	if (!req.size || req.size > (u64)smem_pool_max_pages() << PAGE_SHIFT)
-		return -EINVAL;
-	npages = DIV_ROUND_UP_ULL(req.size, PAGE_SIZE);
+	/* Rounded up without overflow, whatever the size. */
+	npages = (req.size >> PAGE_SHIFT) + !!offset_in_page(req.size);
 	if (READ_ONCE(obj->npages))
 		return -EBUSY;
+	/* Before the array of frame numbers: it could be huge. */
+	ret = smem_pool_can_hold(npages);
+	if (ret)
+		return ret;
 
 	/*
 	 * Charged here, never at fault time, so no fault can fail later.
-	 * Not under obj->lock: account_locked_vm() takes mmap_lock, which
-	 * mmap() and faults hold when they take obj->lock.
+	 * Not under obj->lock: nothing here needs it until the pages are in.
 	 */
-	if (account_locked_vm(current->mm, npages, true))
-		return -EAGAIN;
-	pfns = kvmalloc_array(npages, sizeof(*pfns), GFP_KERNEL);
+	ret = smem_account_charge(&charge, npages);
+	if (ret)
+		return ret;
+	pfns = kvmalloc_array(npages, sizeof(*pfns), GFP_KERNEL_ACCOUNT);
 	if (!pfns) {
 		ret = -ENOMEM;
-		goto err_unaccount;
+		goto err_uncharge;
 	}
 	ret = smem_pool_alloc(npages, pfns);
 	if (ret)
@@ -189,18 +215,19 @@ static long smem_ioctl_alloc(struct smem_object *obj, void __user *arg)
 		goto err_free_pages;
 	}
 	obj->pfns = pfns;
-	obj->mm = current->mm;
-	mmgrab(obj->mm);
-	WRITE_ONCE(obj->npages, npages);
+	obj->charge = charge;
+	/* Pairs with smp_load_acquire() in smem_object_wipe_atomic(). */
+	smp_store_release(&obj->npages, npages);
 	up_write(&obj->lock);
 	return 0;
 
 err_free_pages:
-	smem_pool_free(npages, pfns);
+	/* Never mapped, still zero. */
+	smem_pool_free(npages, pfns, true);
 err_free_pfns:
 	kvfree(pfns);
-err_unaccount:
-	account_locked_vm(current->mm, npages, false);
+err_uncharge:
+	smem_account_uncharge(&charge);
 	return ret;
 }
 
@@ -325,7 +352,7 @@ int smem_object_open(struct inode *inode, struct file *file)
 	struct smem_object *obj;
 	int ret;
 
-	obj = kzalloc(sizeof(*obj), GFP_KERNEL);
+	obj = kzalloc(sizeof(*obj), GFP_KERNEL_ACCOUNT);
 	if (!obj)
 		return -ENOMEM;
 	obj->inode = alloc_anon_inode(smem_mnt->mnt_sb);
@@ -339,7 +366,7 @@ int smem_object_open(struct inode *inode, struct file *file)
 	file->f_mapping = obj->inode->i_mapping;
 	file->private_data = obj;
 	mutex_lock(&smem_objects_lock);
-	list_add(&obj->node, &smem_objects);
+	list_add_rcu(&obj->node, &smem_objects);
 	mutex_unlock(&smem_objects_lock);
 
 	/* Neither seekable nor readable: only ioctl and mmap. */
@@ -350,27 +377,39 @@ err_free_obj:
 	return ret;
 }
 
-/* The last file reference is gone, and with it the last mapping. */
+static void smem_object_free_rcu(struct rcu_head *rcu)
+{
+	struct smem_object *obj = container_of(rcu, struct smem_object, rcu);
+
+	kvfree(obj->pfns);
+	kfree(obj);
+}
+
+/*
+ * The last file reference is gone, and with it the last mapping.  The
+ * pages are zeroed while the object is still on the list, so that a panic
+ * meanwhile wipes them too; then it leaves the list; then the pages go
+ * back to the pool.  The object itself is freed after a grace period: a
+ * panicking CPU may be walking the list.
+ */
 int smem_object_release(struct inode *inode, struct file *file)
 {
 	struct smem_object *obj = file->private_data;
+	bool zeroed = true;
+
+	if (obj->npages)
+		zeroed = !smem_pool_zero(obj->pfns, 0, PFN_PHYS(obj->npages));
 
 	mutex_lock(&smem_objects_lock);
-	list_del(&obj->node);
+	list_del_rcu(&obj->node);
 	mutex_unlock(&smem_objects_lock);
 
 	if (obj->npages) {
-		smem_pool_free(obj->npages, obj->pfns);
-		/* An exited owner has no locked_vm left to give back. */
-		if (mmget_not_zero(obj->mm)) {
-			account_locked_vm(obj->mm, obj->npages, false);
-			mmput(obj->mm);
-		}
-		mmdrop(obj->mm);
-		kvfree(obj->pfns);
+		smem_pool_free(obj->npages, obj->pfns, zeroed);
+		smem_account_uncharge(&obj->charge);
 	}
 	iput(obj->inode);
-	kfree(obj);
+	call_rcu(&obj->rcu, smem_object_free_rcu);
 	return 0;
 }
 
@@ -391,19 +430,22 @@ void smem_object_wipe_all(void)
 
 /*
  * Panic: no lock can be taken (its holder may be a stopped CPU), so the
- * list is walked as it is; objects are only added and removed under
- * smem_objects_lock by CPUs that are no longer running.
+ * list is walked under RCU alone; an object's pages are seen only once
+ * they are published (smem_ioctl_alloc()).
  */
 void smem_object_wipe_atomic(void)
 {
 	struct smem_object *obj;
 
-	list_for_each_entry(obj, &smem_objects, node) {
-		unsigned long npages = READ_ONCE(obj->npages);
+	rcu_read_lock();
+	list_for_each_entry_rcu(obj, &smem_objects, node) {
+		/* Pairs with smp_store_release() in smem_ioctl_alloc(). */
+		unsigned long npages = smp_load_acquire(&obj->npages);
 
 		if (npages)
 			smem_panic_zero(obj->pfns, npages);
 	}
+	rcu_read_unlock();
 }
 
 static int smem_init_fs_context(struct fs_context *fc)

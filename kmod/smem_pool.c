@@ -2,13 +2,10 @@
 /*
  * The page pool: where secret pages come from.
  *
- * carveout (default): whole memory blocks taken out of the kernel with
- *	offline_and_remove_memory(), the way virtio-mem unplugs memory.  A
- *	removed block is out of the page allocator, out of the direct map (no
- *	4 KiB split of it: the block goes whole), out of /proc/kcore and of
- *	hibernation images.  The pool grows one block at a time, from the top
- *	of memory down, up to pool_max_mb; a block that stays empty for
- *	release_delay_ms is given back with add_memory().
+ * carveout (default): whole memory blocks taken out of the kernel (see
+ *	smem_carve.c).  The administrator sizes the pool; an allocation only
+ *	takes pages from what is there, and fails with -ENOSPC when it is
+ *	full.  No user's request ever takes memory out of the kernel.
  * reserved: a physical range that the firmware map reserved at boot
  *	(memmap=SIZE$ADDR on x86), claimed exclusively.
  * fallback: ordinary pages from the page allocator.  They stay in the
@@ -18,25 +15,21 @@
  * Carved and reserved pages have no struct page.  They are tracked by frame
  * number, one bitmap per block, and the kernel only touches them through
  * short-lived memremap() mappings, to zero them.  Every free page of the
- * pool is zero: a block is zeroed when it joins the pool and a page when
- * its object frees it, so a page is never handed out with old contents.
+ * pool is zero: a block is zeroed when it joins the pool and a page before
+ * its object gives it back, so a page is never handed out with old
+ * contents, and an empty block can leave the pool as it is.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitmap.h>
 #include <linux/io.h>
 #include <linux/ioport.h>
-#include <linux/memory.h>
-#include <linux/memory_hotplug.h>
 #include <linux/mm.h>
-#include <linux/module.h>
 #include <linux/moduleparam.h>
-#include <linux/range.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
-#include <linux/workqueue.h>
 
 #include "smem.h"
 
@@ -55,37 +48,27 @@ module_param(allow_fallback, bool, 0444);
 MODULE_PARM_DESC(allow_fallback,
 		 "Allow page_source=fallback: ordinary pages that stay in the kernel direct map");
 
-static unsigned long pool_max_mb = 256;
-module_param(pool_max_mb, ulong, 0644);
-MODULE_PARM_DESC(pool_max_mb, "Most memory the pool may hold, in MiB (default 256)");
+static unsigned long pool_mb = 128;
+module_param(pool_mb, ulong, 0444);
+MODULE_PARM_DESC(pool_mb,
+		 "MiB of memory the carved pool takes at load, rounded down to whole memory blocks (default 128)");
 
-static unsigned int release_delay_ms = 10000;
-module_param(release_delay_ms, uint, 0644);
-MODULE_PARM_DESC(release_delay_ms,
-		 "How long an empty carved block stays in the pool before it goes back, in ms");
-
-struct smem_block {
-	struct list_head node;
-	phys_addr_t start;
-	unsigned long npages;
-	unsigned long nfree;
-	unsigned long *used;		/* one bit per page */
-	unsigned long empty_since;	/* jiffies; valid while nfree == npages */
-	int nid;
-};
-
+/*
+ * @source and @outside_direct_map are set once at init and read without
+ * the lock.  @lock protects the block list, every block's bitmap and free
+ * count, and the counters; it is only ever held for bookkeeping, never
+ * across memory hotplug or zeroing.
+ */
 static struct {
-	struct mutex lock;		/* protects everything below */
-	u32 source;			/* SMEM_SOURCE_* */
-	bool outside_direct_map;
+	u32 source;			/* SMEM_SOURCE_*; set at init */
+	bool outside_direct_map;	/* set at init */
+	struct mutex lock;
 	struct list_head blocks;
 	unsigned long pool_pages;
 	unsigned long pool_blocks;
 	unsigned long pages_in_use;
 	unsigned long objects;
 	unsigned long alloc_failures;
-	struct resource *reserved_res;
-	struct delayed_work release_work;
 } smem_pool;
 
 static const char * const smem_source_names[] = {
@@ -94,11 +77,6 @@ static const char * const smem_source_names[] = {
 	[SMEM_SOURCE_RESERVED]	= "reserved",
 	[SMEM_SOURCE_FALLBACK]	= "fallback",
 };
-
-static unsigned long smem_block_pages(void)
-{
-	return memory_block_size_bytes() >> PAGE_SHIFT;
-}
 
 /*
  * Whether no page of the range can be reached through the direct map:
@@ -148,7 +126,7 @@ static int smem_zero_phys(phys_addr_t start, size_t len)
  * pool; arch_io_free_memtype_wc() frees a reservation of any type.  No
  * exported function reserves a memory type without mapping the range.
  */
-static int smem_range_claim(phys_addr_t start, size_t size)
+static int smem_range_claim_memtype(phys_addr_t start, size_t size)
 {
 	void __iomem *va = ioremap_cache(start, size);
 
@@ -159,9 +137,65 @@ static int smem_range_claim(phys_addr_t start, size_t size)
 	return 0;
 }
 
-static void smem_range_release(phys_addr_t start, size_t size)
+static void smem_range_release_memtype(phys_addr_t start, size_t size)
 {
 	arch_io_free_memtype_wc(start, size);
+}
+
+/**
+ * smem_block_claim() - make a range that left the kernel ours
+ * @b: the block; its range is no System RAM any more (removed, or
+ *     reserved by the firmware)
+ *
+ * Takes an exclusive iomem resource over the range, so that /dev/mem
+ * refuses it (devmem_is_allowed() only refuses System RAM and exclusive
+ * resources), and a write-back memory type; zeroes it.
+ *
+ * Return: 0, -EBUSY when another resource holds part of the range, or
+ * -ENOMEM.
+ */
+int smem_block_claim(struct smem_block *b)
+{
+	size_t size = PFN_PHYS(b->npages);
+	int ret;
+
+	b->res = request_mem_region_exclusive(b->start, size, "smem");
+	if (!b->res)
+		return -EBUSY;
+	ret = smem_range_claim_memtype(b->start, size);
+	if (ret) {
+		release_mem_region(b->start, size);
+		b->res = NULL;
+	}
+	return ret;
+}
+
+/* Undo smem_block_claim(): the range may go back to the kernel now. */
+void smem_block_unclaim(struct smem_block *b)
+{
+	size_t size = PFN_PHYS(b->npages);
+
+	if (!b->res)
+		return;
+	smem_range_release_memtype(b->start, size);
+	release_mem_region(b->start, size);
+	b->res = NULL;
+}
+
+/**
+ * smem_block_abandon() - leave a block out of the kernel until reboot
+ * @b: the block, claimed, no longer on any list
+ * @why: the name its resource keeps in /proc/iomem
+ *
+ * Its resource stays, so /dev/mem stays out of it after the module is
+ * gone; the name must outlive the module too, hence the copy.
+ */
+void smem_block_abandon(struct smem_block *b, const char *why)
+{
+	pr_err("block at %pa: %s; it stays out of use until reboot\n", &b->start, why);
+	if (b->res)
+		b->res->name = kstrdup(why, GFP_KERNEL | __GFP_NOFAIL);
+	smem_block_free(b);
 }
 
 /* Zero bytes [offset, offset + length) of the pages @pfns, run by run. */
@@ -190,79 +224,7 @@ int smem_pool_zero(const unsigned long *pfns, unsigned long offset,
 	return ret;
 }
 
-/*
- * Removing a block from the middle of a "System RAM" resource splits it,
- * and the split fails with a WARN (release_mem_region_adjustable()) when
- * a child resource of it lies above the block: the kernel image ("Kernel
- * code" ... "Kernel bss", anywhere in memory under physical KASLR) and
- * the crash kernel.  Those ranges are found here so that only blocks above
- * them are tried.
- */
-#define SMEM_MAX_PINNED	4
-
-struct smem_candidate {
-	u64 block_size;
-	u64 ceiling;
-	u64 best;
-	bool found;
-	unsigned int npinned;
-	struct range pinned[SMEM_MAX_PINNED];
-};
-
-static void smem_add_pinned(struct smem_candidate *c, u64 start, u64 end)
-{
-	if (c->npinned < SMEM_MAX_PINNED)
-		c->pinned[c->npinned++] = (struct range){ .start = start, .end = end };
-}
-
-/*
- * The kernel image's physical range, from its high mapping: after boot,
- * only the image (and holes freed inside it) is mapped in that window.
- */
-static void smem_add_kernel_image(struct smem_candidate *c)
-{
-	unsigned long v, lo = 0, hi = 0;
-
-	for (v = __START_KERNEL_map; v < __START_KERNEL_map + KERNEL_IMAGE_SIZE; v += PMD_SIZE) {
-		unsigned int level;
-		pte_t *pte = lookup_address(v, &level);
-
-		if (!pte || !pte_present(*pte))
-			continue;
-		if (!lo)
-			lo = v;
-		hi = v + PMD_SIZE;
-	}
-	if (lo)
-		smem_add_pinned(c, __pa_symbol(lo), __pa_symbol(hi) - 1);
-}
-
-static int smem_pinned_cb(struct resource *res, void *arg)
-{
-	smem_add_pinned(arg, res->start, res->end);
-	return 0;
-}
-
-/* The highest block of this System RAM range that is safe to remove. */
-static int smem_candidate_cb(struct resource *res, void *arg)
-{
-	struct smem_candidate *c = arg;
-	u64 lowest = res->start;
-	u64 top = ALIGN_DOWN(min_t(u64, res->end + 1, c->ceiling), c->block_size);
-	unsigned int i;
-
-	for (i = 0; i < c->npinned; i++)
-		if (c->pinned[i].start >= res->start && c->pinned[i].start <= res->end)
-			lowest = max_t(u64, lowest, c->pinned[i].end + 1);
-	lowest = ALIGN(lowest, c->block_size);
-	if (top >= lowest + c->block_size && (!c->found || top - c->block_size > c->best)) {
-		c->best = top - c->block_size;
-		c->found = true;
-	}
-	return 0;
-}
-
-static struct smem_block *smem_block_new(phys_addr_t start, unsigned long npages, int nid)
+struct smem_block *smem_block_new(phys_addr_t start, unsigned long npages, int nid)
 {
 	struct smem_block *b = kzalloc(sizeof(*b), GFP_KERNEL);
 
@@ -277,142 +239,63 @@ static struct smem_block *smem_block_new(phys_addr_t start, unsigned long npages
 	b->npages = npages;
 	b->nfree = npages;
 	b->nid = nid;
-	b->empty_since = jiffies;
 	return b;
 }
 
-static void smem_block_free(struct smem_block *b)
+void smem_block_free(struct smem_block *b)
 {
 	bitmap_free(b->used);
 	kfree(b);
 }
 
-/*
- * Bring a block given back with add_memory() online again.  Whether
- * hot-added memory comes up online is the system's policy
- * (memhp_default_state, auto_online_blocks), and no kernel function that
- * onlines a memory block is exported to modules; the block's own sysfs
- * state file is the interface the kernel offers for it.
+/**
+ * smem_pool_add_block() - put a claimed, zeroed block in the pool
+ * @b: the block, from smem_block_new() and smem_block_claim()
  */
-static void smem_block_online(phys_addr_t start)
+void smem_pool_add_block(struct smem_block *b)
 {
-	char path[64], state[16] = "";
-	struct file *f;
-	loff_t pos = 0;
-	ssize_t ret;
-
-	snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%llu/state",
-		 (u64)start / memory_block_size_bytes());
-	f = filp_open(path, O_RDWR, 0);
-	if (IS_ERR(f)) {
-		pr_warn("block at %pa is back but cannot be onlined: %ld\n", &start, PTR_ERR(f));
-		return;
-	}
-	ret = kernel_read(f, state, sizeof(state) - 1, &pos);
-	if (ret > 0 && !strncmp(state, "offline", 7)) {
-		pos = 0;
-		ret = kernel_write(f, "online", 6, &pos);
-		if (ret < 0)
-			pr_warn("block at %pa is back but offline: %zd\n", &start, ret);
-	}
-	filp_close(f, NULL);
-}
-
-/* Give a carved block back to the system. */
-static void smem_block_return(struct smem_block *b)
-{
-	int ret;
-
-	smem_range_release(b->start, PFN_PHYS(b->npages));
-	ret = add_memory(b->nid, b->start, PFN_PHYS(b->npages), MHP_NONE);
-
-	if (ret)
-		pr_err("cannot give back block at %pa: %d; it stays unused until reboot\n",
-		       &b->start, ret);
-	else
-		smem_block_online(b->start);
-	smem_block_free(b);
-}
-
-/* Take one more memory block out of the kernel.  Called with the lock held. */
-static int smem_pool_carve(void)
-{
-	struct smem_candidate c = {
-		.block_size = memory_block_size_bytes(),
-		.ceiling = U64_MAX,
-	};
-	struct smem_block *b;
-	unsigned long npages = smem_block_pages();
-	int ret;
-
-	smem_add_kernel_image(&c);
-	walk_iomem_res_desc(IORES_DESC_CRASH_KERNEL, IORESOURCE_MEM | IORESOURCE_BUSY,
-			    0, U64_MAX, &c, smem_pinned_cb);
-	for (;;) {
-		c.found = false;
-		walk_iomem_res_desc(IORES_DESC_NONE, IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY,
-				    0, U64_MAX, &c, smem_candidate_cb);
-		if (!c.found)
-			return -ENOMEM;
-		/* Unmovable pages (-EBUSY) or holes (-EINVAL): try lower. */
-		ret = offline_and_remove_memory(c.best, c.block_size);
-		if (!ret)
-			break;
-		c.ceiling = c.best;
-	}
-
-	b = smem_block_new(c.best, npages, memory_add_physaddr_to_nid(c.best));
-	if (!b) {
-		ret = -ENOMEM;
-		goto err_give_back;
-	}
-	if (!smem_range_outside_direct_map(b->start, npages)) {
-		pr_err("block at %pa is still in the direct map after removal\n", &b->start);
-		ret = -EIO;
-		goto err_free_block;
-	}
-	ret = smem_range_claim(b->start, PFN_PHYS(npages));
-	if (ret)
-		goto err_free_block;
-
+	mutex_lock(&smem_pool.lock);
 	list_add(&b->node, &smem_pool.blocks);
-	smem_pool.pool_pages += npages;
+	smem_pool.pool_pages += b->npages;
 	smem_pool.pool_blocks++;
-	return 0;
-
-err_free_block:
-	smem_block_free(b);
-err_give_back:
-	if (add_memory(memory_add_physaddr_to_nid(c.best), c.best, c.block_size, MHP_NONE))
-		pr_err("cannot give back block at %llx\n", c.best);
-	else
-		smem_block_online(c.best);
-	return ret;
+	mutex_unlock(&smem_pool.lock);
 }
 
-/*
- * The most pages the pool can give, as a caller can really get them: a
- * carved pool grows by whole memory blocks, so pool_max_mb is rounded down
- * to blocks (a cap below one block allows nothing).
+/**
+ * smem_pool_take_empty_block() - take a block with no page in use out
+ * @return: the block, no longer in the pool, still claimed and all zero;
+ *          NULL when every block has pages in use
  */
-unsigned long smem_pool_max_pages(void)
+struct smem_block *smem_pool_take_empty_block(void)
 {
-	unsigned long max = READ_ONCE(pool_max_mb) << (20 - PAGE_SHIFT);
+	struct smem_block *b, *found = NULL;
 
-	switch (smem_pool.source) {
-	case SMEM_SOURCE_RESERVED:
-		return smem_pool.pool_pages;
-	case SMEM_SOURCE_CARVEOUT:
-		return rounddown(max, smem_block_pages());
-	default:
-		return max;
+	mutex_lock(&smem_pool.lock);
+	list_for_each_entry(b, &smem_pool.blocks, node) {
+		if (b->nfree == b->npages) {
+			found = b;
+			break;
+		}
 	}
+	if (found) {
+		list_del(&found->node);
+		smem_pool.pool_pages -= found->npages;
+		smem_pool.pool_blocks--;
+	}
+	mutex_unlock(&smem_pool.lock);
+	return found;
+}
+
+unsigned long smem_pool_pages(void)
+{
+	return READ_ONCE(smem_pool.pool_pages);
 }
 
 static int smem_pool_alloc_fallback(unsigned long npages, unsigned long *pfns)
 {
 	unsigned long i;
 
+	lockdep_assert_held(&smem_pool.lock);
 	for (i = 0; i < npages; i++) {
 		struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN);
 
@@ -426,7 +309,7 @@ static int smem_pool_alloc_fallback(unsigned long npages, unsigned long *pfns)
 err_free_pages:
 	while (i--)
 		__free_page(pfn_to_page(pfns[i]));
-	return -ENOMEM;
+	return -ENOSPC;
 }
 
 static void smem_pool_take(unsigned long npages, unsigned long *pfns)
@@ -434,6 +317,7 @@ static void smem_pool_take(unsigned long npages, unsigned long *pfns)
 	struct smem_block *b;
 	unsigned long n = 0;
 
+	lockdep_assert_held(&smem_pool.lock);
 	list_for_each_entry(b, &smem_pool.blocks, node) {
 		unsigned long bit = 0;
 
@@ -448,36 +332,52 @@ static void smem_pool_take(unsigned long npages, unsigned long *pfns)
 	}
 }
 
-/*
- * Fill @pfns with @npages zeroed pages.  All or nothing: on failure the
- * pool is as it was.
+static void smem_pool_count_failure(void)
+{
+	mutex_lock(&smem_pool.lock);
+	smem_pool.alloc_failures++;
+	mutex_unlock(&smem_pool.lock);
+}
+
+/**
+ * smem_pool_can_hold() - whether an allocation of @npages could ever fit
+ * @npages: its size
+ *
+ * Return: 0, or -ENOSPC (counted as a failed allocation) when the pool
+ * holds fewer pages than that, free or not.
+ */
+int smem_pool_can_hold(unsigned long npages)
+{
+	unsigned long cap = smem_pool.source == SMEM_SOURCE_FALLBACK ?
+			    totalram_pages() : smem_pool_pages();
+
+	if (npages <= cap)
+		return 0;
+	smem_pool_count_failure();
+	return -ENOSPC;
+}
+
+/**
+ * smem_pool_alloc() - take zeroed pages from the pool
+ * @npages: how many
+ * @pfns: where their frame numbers go
+ *
+ * All or nothing: on failure the pool is as it was.  Never grows the pool.
+ *
+ * Return: 0, or -ENOSPC when the pool has fewer than @npages free pages
+ * (counted in alloc_failures).
  */
 int smem_pool_alloc(unsigned long npages, unsigned long *pfns)
 {
 	int ret = 0;
 
 	mutex_lock(&smem_pool.lock);
-	if (npages > smem_pool_max_pages() - min(smem_pool.pages_in_use,
-						  smem_pool_max_pages())) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	if (smem_pool.source == SMEM_SOURCE_FALLBACK) {
+	if (smem_pool.source == SMEM_SOURCE_FALLBACK)
 		ret = smem_pool_alloc_fallback(npages, pfns);
-		goto out;
-	}
-	while (smem_pool.pool_pages - smem_pool.pages_in_use < npages) {
-		if (smem_pool.source != SMEM_SOURCE_CARVEOUT ||
-		    smem_pool.pool_pages + smem_block_pages() > smem_pool_max_pages()) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		ret = smem_pool_carve();
-		if (ret)
-			goto out;
-	}
-	smem_pool_take(npages, pfns);
-out:
+	else if (smem_pool.pool_pages - smem_pool.pages_in_use < npages)
+		ret = -ENOSPC;
+	else
+		smem_pool_take(npages, pfns);
 	if (ret) {
 		smem_pool.alloc_failures++;
 	} else {
@@ -492,6 +392,7 @@ static struct smem_block *smem_pool_find_block(unsigned long pfn, struct smem_bl
 {
 	struct smem_block *b;
 
+	lockdep_assert_held(&smem_pool.lock);
 	if (hint && pfn - PHYS_PFN(hint->start) < hint->npages)
 		return hint;
 	list_for_each_entry(b, &smem_pool.blocks, node)
@@ -500,83 +401,45 @@ static struct smem_block *smem_pool_find_block(unsigned long pfn, struct smem_bl
 	return NULL;
 }
 
-/* Zero and free pages that smem_pool_alloc() gave. */
-void smem_pool_free(unsigned long npages, const unsigned long *pfns)
+/**
+ * smem_pool_free() - give pages that smem_pool_alloc() gave back
+ * @npages: how many
+ * @pfns: their frame numbers
+ * @zeroed: whether the caller zeroed them (smem_pool_zero())
+ *
+ * Pages that could not be zeroed (no address space left to map them) are
+ * never handed out again, nor given back: they stay counted in use, so
+ * the free counts still match the bitmaps.  Losing pages beats leaking a
+ * secret.
+ */
+void smem_pool_free(unsigned long npages, const unsigned long *pfns, bool zeroed)
 {
 	struct smem_block *b = NULL;
 	unsigned long i;
-	bool leak = false;
 
-	/*
-	 * Pages that could not be zeroed (no address space left to map them)
-	 * are never handed out again, nor given back: they stay counted in
-	 * use, so the free counts still match the bitmaps.  Losing pages
-	 * beats leaking a secret.
-	 */
-	if (smem_pool_zero(pfns, 0, PFN_PHYS(npages))) {
+	if (!zeroed)
 		pr_err("could not zero %lu freed pages; keeping them out of use\n", npages);
-		leak = true;
-	}
 
 	mutex_lock(&smem_pool.lock);
 	smem_pool.objects--;
-	if (leak) {
-		mutex_unlock(&smem_pool.lock);
-		return;
-	}
+	if (!zeroed)
+		goto out_unlock;
 	smem_pool.pages_in_use -= npages;
 	if (smem_pool.source == SMEM_SOURCE_FALLBACK) {
 		for (i = 0; i < npages; i++)
 			__free_page(pfn_to_page(pfns[i]));
 		smem_pool.pool_pages -= npages;
-		mutex_unlock(&smem_pool.lock);
-		return;
+		goto out_unlock;
 	}
 	for (i = 0; i < npages; i++) {
 		b = smem_pool_find_block(pfns[i], b);
 		if (WARN_ON_ONCE(!b))
 			continue;
 		__clear_bit(pfns[i] - PHYS_PFN(b->start), b->used);
-		if (++b->nfree == b->npages && smem_pool.source == SMEM_SOURCE_CARVEOUT) {
-			b->empty_since = jiffies;
-			queue_delayed_work(system_wq, &smem_pool.release_work,
-					   msecs_to_jiffies(READ_ONCE(release_delay_ms)));
-		}
+		b->nfree++;
 	}
+out_unlock:
 	mutex_unlock(&smem_pool.lock);
-}
-
-/*
- * Give back carved blocks that have been empty for release_delay_ms, and
- * come back for those whose grace period has not run out yet.
- */
-static void smem_pool_release_work(struct work_struct *work)
-{
-	unsigned long delay = msecs_to_jiffies(READ_ONCE(release_delay_ms));
-	unsigned long next = 0;
-	struct smem_block *b, *tmp;
-	LIST_HEAD(release);
-
-	mutex_lock(&smem_pool.lock);
-	list_for_each_entry_safe(b, tmp, &smem_pool.blocks, node) {
-		if (b->nfree != b->npages)
-			continue;
-		if (time_before(jiffies, b->empty_since + delay)) {
-			unsigned long left = b->empty_since + delay - jiffies;
-
-			next = next ? min(next, left) : left;
-			continue;
-		}
-		list_move(&b->node, &release);
-		smem_pool.pool_pages -= b->npages;
-		smem_pool.pool_blocks--;
-	}
-	if (next)
-		queue_delayed_work(system_wq, &smem_pool.release_work, next);
-	mutex_unlock(&smem_pool.lock);
-
-	list_for_each_entry_safe(b, tmp, &release, node)
-		smem_block_return(b);
 }
 
 void smem_pool_stats(struct smem_pool_stats *stats)
@@ -629,45 +492,30 @@ static int smem_pool_init_reserved(void)
 		return -EINVAL;
 	}
 
-	smem_pool.reserved_res = request_mem_region_exclusive(start, size, "smem");
-	if (!smem_pool.reserved_res) {
-		pr_err("reserved_range %s is in use\n", reserved_range);
-		return -EBUSY;
-	}
 	b = smem_block_new(start, size >> PAGE_SHIFT, NUMA_NO_NODE);
-	if (!b) {
-		ret = -ENOMEM;
-		goto err_release_region;
+	if (!b)
+		return -ENOMEM;
+	ret = smem_block_claim(b);
+	if (ret) {
+		if (ret == -EBUSY)
+			pr_err("reserved_range %s is in use\n", reserved_range);
+		smem_block_free(b);
+		return ret;
 	}
-	ret = smem_range_claim(start, size);
-	if (ret)
-		goto err_free_block;
 	smem_pool.outside_direct_map = smem_range_outside_direct_map(start, b->npages);
-	list_add(&b->node, &smem_pool.blocks);
-	smem_pool.pool_pages = b->npages;
-	smem_pool.pool_blocks = 1;
+	smem_pool_add_block(b);
 	return 0;
-
-err_free_block:
-	smem_block_free(b);
-err_release_region:
-	release_mem_region(start, size);
-	return ret;
 }
 
 int smem_pool_init(void)
 {
 	mutex_init(&smem_pool.lock);
 	INIT_LIST_HEAD(&smem_pool.blocks);
-	INIT_DELAYED_WORK(&smem_pool.release_work, smem_pool_release_work);
 
 	if (sysfs_streq(page_source, "carveout")) {
 		smem_pool.source = SMEM_SOURCE_CARVEOUT;
 		smem_pool.outside_direct_map = true;
-		if (!smem_pool_max_pages())
-			pr_warn("pool_max_mb=%lu is less than one memory block (%llu MiB): nothing can be allocated until it is raised\n",
-				pool_max_mb, (u64)memory_block_size_bytes() >> 20);
-		return 0;
+		return smem_carve_init(pool_mb << 20);
 	}
 	if (sysfs_streq(page_source, "reserved")) {
 		smem_pool.source = SMEM_SOURCE_RESERVED;
@@ -686,29 +534,23 @@ int smem_pool_init(void)
 }
 
 /*
- * Module unload: no object is left, so every block is empty, unless pages
- * could not be zeroed when freed; such a block stays out of the system.
+ * Module unload: no object is left.  Carved blocks go back to the kernel
+ * (smem_carve_exit()); a block that still has pages in use holds pages
+ * that could not be zeroed, and stays out of the system.
  */
 void smem_pool_exit(void)
 {
 	struct smem_block *b, *tmp;
 
-	cancel_delayed_work_sync(&smem_pool.release_work);
+	if (smem_pool.source == SMEM_SOURCE_CARVEOUT)
+		smem_carve_exit();
 	list_for_each_entry_safe(b, tmp, &smem_pool.blocks, node) {
 		list_del(&b->node);
-		if (smem_pool.source == SMEM_SOURCE_CARVEOUT && b->nfree == b->npages) {
-			smem_block_return(b);
+		if (b->nfree != b->npages) {
+			smem_block_abandon(b, "smem (not zeroed)");
 			continue;
 		}
-		if (b->nfree != b->npages)
-			pr_err("block at %pa holds pages that were not zeroed; it stays unused until reboot\n",
-			       &b->start);
+		smem_block_unclaim(b);
 		smem_block_free(b);
-	}
-	if (smem_pool.reserved_res) {
-		smem_range_release(smem_pool.reserved_res->start,
-				   resource_size(smem_pool.reserved_res));
-		release_mem_region(smem_pool.reserved_res->start,
-				   resource_size(smem_pool.reserved_res));
 	}
 }

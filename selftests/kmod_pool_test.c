@@ -164,7 +164,7 @@ FIXTURE_TEARDOWN_PARENT(loads)
  */
 TEST_F_TIMEOUT(capped, fill_fragmented_pool, 120)
 {
-	size_t max = self->q.pool_max_pages, ps = pagesz();
+	size_t max = self->q.pool_pages, ps = pagesz();
 	unsigned int seed = 42;
 	int fds[400], n = 0;
 	long long in_use;
@@ -206,7 +206,7 @@ TEST_F_TIMEOUT(capped, fill_fragmented_pool, 120)
  */
 TEST_F_TIMEOUT(capped, reused_pages_are_zero, 120)
 {
-	size_t max = self->q.pool_max_pages;
+	size_t max = self->q.pool_pages;
 	int fd;
 
 	for (int round = 0; round < 2; round++) {
@@ -220,7 +220,7 @@ TEST_F_TIMEOUT(capped, reused_pages_are_zero, 120)
 
 TEST_F(capped, exhausted_enomem)
 {
-	size_t max = self->q.pool_max_pages, ps = pagesz();
+	size_t max = self->q.pool_pages, ps = pagesz();
 	struct counters before, after;
 	struct smem_object_info info;
 	int a, b;
@@ -257,14 +257,14 @@ TEST_F(capped, pool_max_mb_at_run_time)
 
 	ASSERT_EQ(0, smem_param_set("pool_max_mb", "64"));
 	ASSERT_EQ(0, smem_query(&q));
-	EXPECT_GE((64ULL << 20) / pagesz(), q.pool_max_pages);
+	EXPECT_GE((64ULL << 20) / pagesz(), q.pool_pages);
 	fd = smem_open();
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EINVAL, smem_alloc(fd, (64ULL << 20) + 1));
-	EXPECT_EQ(-EINVAL, smem_alloc(fd, (q.pool_max_pages + 1) * pagesz()));
-	if (q.pool_max_pages) {
-		EXPECT_EQ(0, smem_alloc(fd, q.pool_max_pages * pagesz()))
-			TH_LOG("the query promises %llu pages", (unsigned long long)q.pool_max_pages);
+	EXPECT_EQ(-EINVAL, smem_alloc(fd, (q.pool_pages + 1) * pagesz()));
+	if (q.pool_pages) {
+		EXPECT_EQ(0, smem_alloc(fd, q.pool_pages * pagesz()))
+			TH_LOG("the query promises %llu pages", (unsigned long long)q.pool_pages);
 	}
 	close(fd);
 }
@@ -384,7 +384,7 @@ TEST_F(loads, reserved_source)
 	ASSERT_EQ(0, smem_query(&q));
 	EXPECT_EQ(SMEM_SOURCE_RESERVED, q.page_source);
 	EXPECT_TRUE(q.features & SMEM_FEAT_NO_DIRECT_MAP);
-	EXPECT_EQ(q.pool_max_pages, q.pool_pages);
+	EXPECT_EQ(q.pool_pages, q.pool_pages);
 	EXPECT_LT(0, q.pool_pages);
 	fd = smem_open();
 	ASSERT_LE(0, fd);

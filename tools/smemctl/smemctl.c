@@ -1,20 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * smemctl: status, loading and a self-test of smem on the running system.
+ * smemctl: status, loading, pool size and a self-test of smem on the
+ * running system.
  *
  *   smemctl [status] [--json]        what is loaded, the device, the pool,
- *                                    and what libsmem would give a program
+ *                                    what needs attention, and what libsmem
+ *                                    would give a program
  *   smemctl load [PARAM=VALUE...]    load the module (libkmod), with options
  *   smemctl unload                   unload it
+ *   smemctl pool grow|shrink|set SIZE
+ *                                    resize the carved pool (root)
  *   smemctl selftest                 a secret end to end, and another
  *                                    process trying to read it
  *
  * The module is found, inserted and removed through libkmod, as modprobe
  * does (so options in modprobe.d apply to `load` too); the device is asked
- * with SMEM_IOC_QUERY and its counters in /sys/class/misc/smem; the library
- * part calls smem_info() of the libsmem linked in.  Exit codes: see
- * man/man8/smemctl.8 and enum exit_code below.
+ * with SMEM_IOC_QUERY, and where this user may not open it, its counters
+ * are read from /sys/class/misc/smem; the library part calls smem_info()
+ * of the libsmem linked in.  Exit codes: see man/man8/smemctl.8 and enum
+ * exit_code below.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +29,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -52,13 +59,16 @@
 enum exit_code {
 	EXIT_OK = 0,
 	EXIT_FAIL = 1,		/* any other failure; selftest: a check failed */
-	EXIT_USAGE = 2,		/* bad command, option or parameter */
-	EXIT_NOT_LOADED = 3,	/* status: the module is not loaded */
-	EXIT_NOT_ROOT = 4,	/* load, unload: not allowed to load modules */
+	EXIT_USAGE = 2,		/* bad command, option, parameter or size */
+	EXIT_NOT_LOADED = 3,	/* status, pool: the module is not loaded */
+	EXIT_NOT_ROOT = 4,	/* load, unload, pool: not allowed */
 	EXIT_NO_MODULE = 5,	/* load: no smem.ko for the running kernel */
 	EXIT_REFUSED = 6,	/* load: signature refused (Secure Boot, lockdown) */
-	EXIT_BUSY = 7,		/* unload: secrets still in use */
+	EXIT_BUSY = 7,		/* unload: secrets still in use; pool: blocks in use */
 	EXIT_CONFLICT = 8,	/* load with parameters while loaded */
+	EXIT_NO_BLOCK = 9,	/* pool: no eligible memory block left to carve */
+	EXIT_NOT_CARVED = 10,	/* pool: the page source is not carveout */
+	EXIT_INTERRUPTED = 11,	/* pool: a signal stopped it between two blocks */
 };
 
 static const char *prog = "smemctl";
@@ -129,7 +139,20 @@ static int secure_boot(void)
 	return n == 5 ? v[4] == 1 : -1;
 }
 
-/* ----------------------------------------------------------------- JSON */
+/* --------------------------------------------------------------- output */
+
+/*
+ * `smemctl status` is printed once, through these, for people and as
+ * JSON: each value is a "label: text" line for people and a "key": value
+ * member in JSON, and a NULL label or key leaves it out of that form.
+ * A section without a line for people prints no heading either.
+ */
+struct out {
+	bool json;
+	bool first;		/* JSON: no member yet in this object */
+	bool sections;		/* JSON: a section before this one */
+	const char *heading;	/* people: the section, until its first line */
+};
 
 static void json_str(const char *s)
 {
@@ -147,30 +170,120 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
-/* "key": "value" or "key": null, with the separator before it. */
-static void json_kv_str(bool *first, const char *key, const char *value)
+/* The text of one line for people (one at a time: a static buffer). */
+static const char *text(const char *fmt, ...)
 {
-	printf("%s\n    ", *first ? "" : ",");
-	*first = false;
-	json_str(key);
-	printf(": ");
-	if (value)
-		json_str(value);
-	else
-		printf("null");
-}
-
-static void json_kv_raw(bool *first, const char *key, const char *fmt, ...)
-{
+	static char buf[512];
 	va_list ap;
 
-	printf("%s\n    ", *first ? "" : ",");
-	*first = false;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+/* A section; when @present is false, JSON gives it null and people nothing. */
+static bool out_section(struct out *o, const char *name, bool present)
+{
+	if (o->json) {
+		printf("%s\n  ", o->sections ? "," : "{");
+		json_str(name);
+		printf(": %s", present ? "{" : "null");
+	}
+	o->sections = true;
+	o->first = true;
+	o->heading = present ? name : NULL;
+	return present;
+}
+
+static void out_section_end(struct out *o)
+{
+	if (o->json)
+		printf("\n  }");
+}
+
+static void out_end(struct out *o)
+{
+	if (o->json)
+		printf("\n}\n");
+}
+
+/* JSON: the separator and "key": ; false when nothing is to be printed. */
+static bool out_key(struct out *o, const char *key)
+{
+	if (!o->json || !key)
+		return false;
+	printf("%s\n    ", o->first ? "" : ",");
+	o->first = false;
 	json_str(key);
 	printf(": ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
+	return true;
+}
+
+/* People: "  label:  text", under the section's heading. */
+static void out_line(struct out *o, const char *label, const char *text)
+{
+	if (o->json || !label)
+		return;
+	if (o->heading) {
+		printf("%s\n", o->heading);
+		o->heading = NULL;
+	}
+	printf("  %s:%*s%s\n", label, strlen(label) < 16 ? (int)(16 - strlen(label)) : 1, "",
+	       text);
+}
+
+/* A string, null when @value is NULL; people see @text, or @value. */
+static void put_str(struct out *o, const char *key, const char *value,
+		    const char *label, const char *text)
+{
+	if (out_key(o, key)) {
+		if (value)
+			json_str(value);
+		else
+			printf("null");
+	}
+	out_line(o, label, text ? text : value);
+}
+
+static void put_num(struct out *o, const char *key, uint64_t value,
+		    const char *label, const char *text)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%" PRIu64, value);
+	if (out_key(o, key))
+		printf("%s", num);
+	out_line(o, label, text ? text : num);
+}
+
+/* true, false, or null when @value is negative (not known). */
+static void put_bool(struct out *o, const char *key, int value,
+		     const char *label, const char *text)
+{
+	if (out_key(o, key))
+		printf("%s", value < 0 ? "null" : value ? "true" : "false");
+	out_line(o, label, text);
+}
+
+/* A list of names: a JSON array, or the names separated by spaces. */
+static void put_names(struct out *o, const char *key, const char *const *names,
+		      size_t n, const char *label)
+{
+	char line[512] = "";
+
+	for (size_t i = 0; i < n; i++)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s%s",
+			 i ? " " : "", names[i]);
+	if (out_key(o, key)) {
+		printf("[");
+		for (size_t i = 0; i < n; i++) {
+			printf("%s", i ? ", " : "");
+			json_str(names[i]);
+		}
+		printf("]");
+	}
+	out_line(o, label, line);
 }
 
 /* --------------------------------------------------------------- libkmod */
@@ -293,6 +406,46 @@ static void other_kernels(char *buf, size_t len, const char *running)
 
 /* ----------------------------------------------------------------- status */
 
+#define NPARAMS 4
+
+static const char *const param_names[NPARAMS] = {
+	"page_source", "pool_mb", "user_max_percent", "allow_fallback",
+};
+
+/* The pool: from SMEM_IOC_QUERY, or from sysfs where the device is not ours to open. */
+struct pool {
+	uint32_t source;		/* SMEM_SOURCE_* */
+	uint64_t page_size;
+	uint64_t pool_pages;
+	uint64_t block_pages;		/* 0 unless carved */
+	uint64_t pages_in_use;
+	uint64_t objects;
+	uint64_t alloc_failures;
+	uint64_t carvable_pages;
+	uint64_t refused_blocks;
+	uint64_t pending_blocks;
+	uint64_t user_max_pages;	/* 0: no per-user cap */
+	uint64_t status;		/* SMEM_STATUS_* */
+};
+
+/* The files of /sys/class/misc/smem that hold the same figures. */
+static const struct {
+	const char *name;
+	size_t offset;
+} pool_files[] = {
+	{ "pool_pages", offsetof(struct pool, pool_pages) },
+	{ "block_pages", offsetof(struct pool, block_pages) },
+	{ "pages_in_use", offsetof(struct pool, pages_in_use) },
+	{ "objects", offsetof(struct pool, objects) },
+	{ "alloc_failures", offsetof(struct pool, alloc_failures) },
+	{ "carvable_pages", offsetof(struct pool, carvable_pages) },
+	{ "refused_blocks", offsetof(struct pool, refused_blocks) },
+	{ "pending_blocks", offsetof(struct pool, pending_blocks) },
+	{ "user_max_pages", offsetof(struct pool, user_max_pages) },
+};
+
+#define NPOOL_FILES (sizeof(pool_files) / sizeof(pool_files[0]))
+
 struct status {
 	struct utsname uts;
 	/* module */
@@ -300,16 +453,21 @@ struct status {
 	char version[64];
 	char path[512];
 	char signer[128];
-	char params[4][64];		/* page_source, pool_max_mb, release_delay_ms, allow_fallback */
+	char params[NPARAMS][64];
 	/* device */
 	bool device;			/* /dev/smem exists */
 	struct stat st;
 	char owner[64], group[64];
+	int open_errno;			/* why this user cannot open it, or 0 */
 	bool queried;			/* SMEM_IOC_QUERY answered */
 	int query_errno;
 	struct smem_query q;
-	uint64_t pool_blocks;
-	char page_source[32];
+	/* pool */
+	bool pool_known;		/* from the query, or from sysfs */
+	struct pool pool;
+	/* crash dumps: 1 yes, 0 no, -1 not known */
+	int crash_kernel;
+	int post_notifiers;
 	/* library */
 	int info_err;
 	struct smem_info info;
@@ -319,19 +477,18 @@ struct status {
 	int secure_boot;
 };
 
-static const char *const param_names[4] = {
-	"page_source", "pool_max_mb", "release_delay_ms", "allow_fallback",
+static const char *const source_names[] = {
+	[SMEM_SOURCE_NONE] = "none",
+	[SMEM_SOURCE_CARVEOUT] = "carveout",
+	[SMEM_SOURCE_RESERVED] = "reserved",
+	[SMEM_SOURCE_FALLBACK] = "fallback",
 };
+
+#define NSOURCES (sizeof(source_names) / sizeof(source_names[0]))
 
 static const char *source_name(uint32_t source)
 {
-	switch (source) {
-	case SMEM_SOURCE_NONE: return "none";
-	case SMEM_SOURCE_CARVEOUT: return "carveout";
-	case SMEM_SOURCE_RESERVED: return "reserved";
-	case SMEM_SOURCE_FALLBACK: return "fallback";
-	default: return "unknown";
-	}
+	return source < NSOURCES ? source_names[source] : "unknown";
 }
 
 static const char *source_words(uint32_t source)
@@ -359,6 +516,68 @@ static bool cpu_has_pku(void)
 	return found;
 }
 
+static void pool_from_query(struct pool *p, const struct smem_query *q)
+{
+	*p = (struct pool) {
+		.source = q->page_source,
+		.page_size = q->page_size,
+		.pool_pages = q->pool_pages,
+		.block_pages = q->block_pages,
+		.pages_in_use = q->pages_in_use,
+		.objects = q->objects,
+		.alloc_failures = q->alloc_failures,
+		.carvable_pages = q->carvable_pages,
+		.refused_blocks = q->refused_blocks,
+		.pending_blocks = q->block_pages ? q->pending_pages / q->block_pages : 0,
+		.user_max_pages = q->user_max_pages,
+		.status = q->status,
+	};
+}
+
+/* The same from /sys/class/misc/smem, readable by every user; false without it. */
+static bool pool_from_sysfs(struct pool *p)
+{
+	char path[128], name[32];
+	uint64_t crash = 0;
+
+	memset(p, 0, sizeof(*p));
+	for (size_t i = 0; i < NPOOL_FILES; i++) {
+		snprintf(path, sizeof(path), SYSFS_DEV "%s", pool_files[i].name);
+		if (!read_u64(path, (uint64_t *)((char *)p + pool_files[i].offset)) && i == 0)
+			return false;
+	}
+	p->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+	if (read_line(SYSFS_DEV "page_source", name, sizeof(name)))
+		for (uint32_t i = 0; i < NSOURCES; i++)
+			if (!strcmp(name, source_names[i]))
+				p->source = i;
+	if (read_u64(SYSFS_DEV "crash_kernel_loaded", &crash) && crash)
+		p->status |= SMEM_STATUS_CRASH_KERNEL;
+	return true;
+}
+
+/* Y/N or 1/0 in a file: 1, 0, or -1 when it cannot be read. */
+static int read_flag(const char *path)
+{
+	char line[8];
+
+	if (!read_line(path, line, sizeof(line)))
+		return -1;
+	return line[0] == 'Y' || line[0] == '1';
+}
+
+/* Bytes in one memory block: the pool's, or the kernel's. */
+static uint64_t block_bytes(const struct pool *p)
+{
+	char line[32];
+
+	if (p->block_pages)
+		return p->block_pages * p->page_size;
+	if (!read_line("/sys/devices/system/memory/block_size_bytes", line, sizeof(line)))
+		return 0;
+	return strtoull(line, NULL, 16);
+}
+
 static void gather(struct status *s)
 {
 	struct kmod_ctx *ctx = kmod_open();
@@ -376,7 +595,7 @@ static void gather(struct status *s)
 	}
 	/* What is loaded wins over the file on disk. */
 	read_line(SYSFS_MOD "version", s->version, sizeof(s->version));
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < NPARAMS; i++) {
 		snprintf(path, sizeof(path), SYSFS_MOD "parameters/%s", param_names[i]);
 		read_line(path, s->params[i], sizeof(s->params[i]));
 	}
@@ -400,20 +619,28 @@ static void gather(struct status *s)
 			snprintf(s->group, sizeof(s->group), "%u", (unsigned int)s->st.st_gid);
 		/* Opening makes an empty object; it goes with the close. */
 		fd = open(DEVICE, O_RDWR | O_CLOEXEC);
-		if (fd >= 0 && !ioctl(fd, SMEM_IOC_QUERY, &s->q))
-			s->queried = true;
-		else
-			s->query_errno = errno;
-		if (fd >= 0)
+		if (fd < 0) {
+			s->open_errno = errno;
+		} else {
+			if (!ioctl(fd, SMEM_IOC_QUERY, &s->q))
+				s->queried = true;
+			else
+				s->query_errno = errno;
 			close(fd);
+		}
 	}
-	read_u64(SYSFS_DEV "pool_blocks", &s->pool_blocks);
-	read_line(SYSFS_DEV "page_source", s->page_source, sizeof(s->page_source));
+	if (s->queried) {
+		pool_from_query(&s->pool, &s->q);
+		s->pool_known = true;
+	} else {
+		s->pool_known = pool_from_sysfs(&s->pool);
+	}
+	s->crash_kernel = read_flag("/sys/kernel/kexec_crash_loaded");
+	if (s->pool.status & SMEM_STATUS_CRASH_KERNEL)
+		s->crash_kernel = 1;
+	s->post_notifiers = read_flag("/sys/module/kernel/parameters/crash_kexec_post_notifiers");
 
-	/*
-	 * Last: with the module loaded, smem_info() makes (and frees) a
-	 * one-page secret to try protection keys, which may carve a block.
-	 */
+	/* Last: smem_info() makes (and frees) a one-page secret to try protection keys. */
 	s->info_err = smem_info(&s->info);
 	s->cpu_pku = cpu_has_pku();
 	if (!lockdown_mode(s->lockdown, sizeof(s->lockdown)))
@@ -441,170 +668,203 @@ static uint64_t mib(uint64_t pages, uint64_t page_size)
 	return pages * page_size >> 20;
 }
 
-static void print_human(const struct status *s)
+static void put_module(struct out *o, const struct status *s)
 {
-	const struct smem_query *q = &s->q;
+	bool loaded = !strcmp(s->state, "loaded");
+	char params[256] = "";
 
-	printf("module\n");
-	printf("  state:           %s", s->state);
-	if (s->version[0])
-		printf(", version %s", s->version);
-	printf("\n");
-	if (s->path[0])
-		printf("  file:            %s\n", s->path);
-	if (s->signer[0])
-		printf("  signed by:       %s\n", s->signer);
-	if (!strcmp(s->state, "loaded"))
-		printf("  parameters:      page_source=%s pool_max_mb=%s release_delay_ms=%s allow_fallback=%s\n",
-		       s->params[0], s->params[1], s->params[2], s->params[3]);
+	out_section(o, "module", true);
+	put_str(o, "state", s->state, "state",
+		s->version[0] ? text("%s, version %s", s->state, s->version) : s->state);
+	put_str(o, "version", s->version[0] ? s->version : NULL, NULL, NULL);
+	put_str(o, "path", s->path[0] ? s->path : NULL, s->path[0] ? "file" : NULL, NULL);
+	put_str(o, "signer", s->signer[0] ? s->signer : NULL, s->signer[0] ? "signed by" : NULL,
+		NULL);
+	for (int i = 0; i < NPARAMS; i++) {
+		put_str(o, param_names[i], loaded ? s->params[i] : NULL, NULL, NULL);
+		snprintf(params + strlen(params), sizeof(params) - strlen(params), "%s%s=%s",
+			 i ? " " : "", param_names[i], s->params[i]);
+	}
+	if (loaded)
+		put_str(o, NULL, NULL, "parameters", params);
 	else if (!s->path[0])
-		printf("  (no smem.ko for kernel %s: make dkms-install, or see smemctl(8))\n",
-		       s->uts.release);
-	printf("  kernel:          %s, lockdown %s, Secure Boot %s\n", s->uts.release,
-	       s->lockdown[0] ? s->lockdown : "not available",
-	       s->secure_boot > 0 ? "on" : s->secure_boot == 0 ? "off" : "unknown");
-
-	printf("device\n");
-	if (!s->device) {
-		printf("  node:            %s does not exist\n", DEVICE);
-	} else {
-		printf("  node:            %s, mode %04o, owner %s, group %s\n", DEVICE,
-		       s->st.st_mode & 07777, s->owner, s->group);
-		if (!s->queried) {
-			printf("  query:           failed: %s\n", strerror(s->query_errno));
-		} else {
-			printf("  page source:     %s (%s)\n", source_name(q->page_source),
-			       source_words(q->page_source));
-			printf("  direct map:      %s\n",
-			       q->features & SMEM_FEAT_NO_DIRECT_MAP ?
-			       "secret pages are outside the kernel direct map" :
-			       "secret pages are IN the kernel direct map");
-			printf("pool\n");
-			printf("  size:            %" PRIu64 " MiB in %" PRIu64 " block%s, at most %" PRIu64 " MiB\n",
-			       mib(q->pool_pages, q->page_size), s->pool_blocks,
-			       s->pool_blocks == 1 ? "" : "s", mib(q->pool_max_pages, q->page_size));
-			printf("  in use:          %" PRIu64 " pages (%" PRIu64 " KiB) in %" PRIu64 " objects\n",
-			       (uint64_t)q->pages_in_use, (uint64_t)(q->pages_in_use * q->page_size >> 10),
-			       (uint64_t)q->objects);
-			printf("  alloc failures:  %" PRIu64 "\n", (uint64_t)q->alloc_failures);
-		}
-	}
-
-	printf("library\n");
-	if (s->info_err) {
-		printf("  backend:         none: %s\n", strerror(-s->info_err));
-	} else {
-		printf("  backend:         %s (what a program linking libsmem gets now)\n",
-		       s->info.backend_name);
-		printf("  guarantees:     ");
-		for (size_t i = 0; i < NGUARANTEES; i++)
-			if (s->info.guarantees & guarantee_names[i].bit)
-				printf(" %s", guarantee_names[i].name);
-		printf("\n");
-	}
-	printf("  protection keys: %s\n",
-	       !s->info_err && (s->info.guarantees & SMEM_G_THREAD_WINDOW) ?
-	       "in use (per-thread access windows)" :
-	       s->cpu_pku ? "CPU has them, but libsmem does not use them here" :
-	       "not available (no pku/ospke)");
+		out_line(o, "file", text("none for kernel %s: make dkms-install, or see smemctl(8)",
+					 s->uts.release));
+	put_str(o, "kernel", s->uts.release, "kernel",
+		text("%s, lockdown %s, Secure Boot %s", s->uts.release,
+		     s->lockdown[0] ? s->lockdown : "not available",
+		     s->secure_boot > 0 ? "on" : s->secure_boot == 0 ? "off" : "unknown"));
+	put_str(o, "lockdown", s->lockdown[0] ? s->lockdown : NULL, NULL, NULL);
+	put_bool(o, "secure_boot", s->secure_boot, NULL, NULL);
+	put_bool(o, "crash_kernel_loaded", s->crash_kernel, "crash kernel",
+		 s->crash_kernel < 0 ? "not known" : !s->crash_kernel ? "none loaded" :
+		 text("loaded, crash_kexec_post_notifiers %s",
+		      s->post_notifiers > 0 ? "on" : s->post_notifiers == 0 ? "off" : "unknown"));
+	put_bool(o, "crash_kexec_post_notifiers", s->post_notifiers, NULL, NULL);
+	out_section_end(o);
 }
 
-static void print_json(const struct status *s)
+/* Who may open the device, for a user who may not. */
+static const char *who_may_open(const struct status *s)
+{
+	if ((s->st.st_mode & 0060) == 0060 && s->st.st_gid)
+		return text("denied to this user (uid %u): members of group %s may open it"
+			    " (usermod -aG %s USER)", (unsigned int)getuid(), s->group, s->group);
+	return text("denied to this user (uid %u): only %s may open it; the udev rule"
+		    " 60-smem.rules gives it to group smem", (unsigned int)getuid(), s->owner);
+}
+
+static void put_device(struct out *o, const struct status *s)
 {
 	const struct smem_query *q = &s->q;
-	bool first = true, loaded = !strcmp(s->state, "loaded");
 	char mode[8];
+	int outside = -1;
 
-	printf("{\n  \"module\": {");
-	json_kv_str(&first, "state", s->state);
-	json_kv_str(&first, "version", s->version[0] ? s->version : NULL);
-	json_kv_str(&first, "path", s->path[0] ? s->path : NULL);
-	json_kv_str(&first, "signer", s->signer[0] ? s->signer : NULL);
-	for (int i = 0; i < 4; i++)
-		json_kv_str(&first, param_names[i], loaded ? s->params[i] : NULL);
-	json_kv_str(&first, "kernel", s->uts.release);
-	json_kv_str(&first, "lockdown", s->lockdown[0] ? s->lockdown : NULL);
-	json_kv_raw(&first, "secure_boot", "%s",
-		    s->secure_boot < 0 ? "null" : s->secure_boot ? "true" : "false");
-
-	printf("\n  },\n  \"device\": {");
-	first = true;
-	json_kv_str(&first, "path", DEVICE);
-	json_kv_raw(&first, "present", s->device ? "true" : "false");
+	out_section(o, "device", true);
 	snprintf(mode, sizeof(mode), "%04o", s->st.st_mode & 07777);
-	json_kv_str(&first, "mode", s->device ? mode : NULL);
-	json_kv_str(&first, "owner", s->device ? s->owner : NULL);
-	json_kv_str(&first, "group", s->device ? s->group : NULL);
+	put_str(o, "path", DEVICE, "node", s->device ?
+		text("%s, mode %s, owner %s, group %s", DEVICE, mode, s->owner, s->group) :
+		text("%s does not exist", DEVICE));
+	put_bool(o, "present", s->device, NULL, NULL);
+	put_str(o, "mode", s->device ? mode : NULL, NULL, NULL);
+	put_str(o, "owner", s->device ? s->owner : NULL, NULL, NULL);
+	put_str(o, "group", s->device ? s->group : NULL, NULL, NULL);
+	put_bool(o, "accessible", s->device ? !s->open_errno : -1,
+		 s->open_errno ? "access" : NULL,
+		 s->open_errno == EACCES || s->open_errno == EPERM ? who_may_open(s) :
+		 strerror(s->open_errno));
+	put_str(o, "access_error", s->open_errno ? strerror(s->open_errno) : NULL, NULL, NULL);
+	if (s->device && !s->open_errno && !s->queried)
+		out_line(o, "query", s->query_errno == ENOTTY ?
+			 text("failed: the loaded smem.ko speaks another ABI than this smemctl (%d)",
+			      SMEM_ABI_VERSION) :
+			 text("failed: %s", strerror(s->query_errno)));
+	put_str(o, "query_error", s->query_errno ? strerror(s->query_errno) : NULL, NULL, NULL);
 	if (s->queried) {
-		json_kv_raw(&first, "abi_version", "%u", q->abi_version);
-		json_kv_str(&first, "page_source", source_name(q->page_source));
-		json_kv_raw(&first, "outside_direct_map", "%s",
-			    q->features & SMEM_FEAT_NO_DIRECT_MAP ? "true" : "false");
+		put_num(o, "abi_version", q->abi_version, NULL, NULL);
+		outside = !!(q->features & SMEM_FEAT_NO_DIRECT_MAP);
 	} else {
-		json_kv_raw(&first, "abi_version", "null");
-		json_kv_str(&first, "page_source", NULL);
-		json_kv_raw(&first, "outside_direct_map", "null");
+		put_str(o, "abi_version", NULL, NULL, NULL);
 	}
+	put_str(o, "page_source", s->pool_known ? source_name(s->pool.source) : NULL,
+		s->pool_known ? "page source" : NULL,
+		text("%s (%s)", source_name(s->pool.source), source_words(s->pool.source)));
+	put_bool(o, "outside_direct_map", outside, outside < 0 ? NULL : "direct map",
+		 outside ? "secret pages are outside the kernel direct map" :
+		 "secret pages are IN the kernel direct map");
+	out_section_end(o);
+}
 
-	printf("\n  },\n  \"pool\": ");
-	if (s->queried) {
-		first = true;
-		printf("{");
-		json_kv_raw(&first, "page_size", "%" PRIu64, (uint64_t)q->page_size);
-		json_kv_raw(&first, "pool_pages", "%" PRIu64, (uint64_t)q->pool_pages);
-		json_kv_raw(&first, "pool_blocks", "%" PRIu64, s->pool_blocks);
-		json_kv_raw(&first, "pool_max_pages", "%" PRIu64, (uint64_t)q->pool_max_pages);
-		json_kv_raw(&first, "pool_max_mb", "%" PRIu64,
-			    mib(q->pool_max_pages, q->page_size));
-		json_kv_raw(&first, "pages_in_use", "%" PRIu64, (uint64_t)q->pages_in_use);
-		json_kv_raw(&first, "objects", "%" PRIu64, (uint64_t)q->objects);
-		json_kv_raw(&first, "alloc_failures", "%" PRIu64, (uint64_t)q->alloc_failures);
-		printf("\n  }");
-	} else {
-		printf("null");
-	}
+static void put_pool(struct out *o, const struct status *s)
+{
+	const struct pool *p = &s->pool;
+	uint64_t ps = p->page_size, blocks = p->block_pages ? p->pool_pages / p->block_pages : 0;
+	bool carved = p->block_pages != 0;
 
-	printf(",\n  \"library\": {");
-	first = true;
-	json_kv_str(&first, "backend", s->info_err ? NULL : s->info.backend_name);
-	json_kv_str(&first, "error", s->info_err ? strerror(-s->info_err) : NULL);
-	printf(",\n    \"guarantees\": [");
-	for (size_t i = 0, n = 0; i < NGUARANTEES; i++) {
-		if (s->info_err || !(s->info.guarantees & guarantee_names[i].bit))
-			continue;
-		printf("%s", n++ ? ", " : "");
-		json_str(guarantee_names[i].name);
-	}
-	printf("]");
-	json_kv_raw(&first, "protection_keys", "%s",
-		    !s->info_err && (s->info.guarantees & SMEM_G_THREAD_WINDOW) ?
-		    "true" : "false");
-	json_kv_raw(&first, "cpu_pku", "%s", s->cpu_pku ? "true" : "false");
-	printf("\n  }\n}\n");
+	if (!out_section(o, "pool", s->pool_known))
+		return;
+	put_num(o, "page_size", ps, NULL, NULL);
+	put_num(o, "pool_pages", p->pool_pages, "size", carved ?
+		text("%" PRIu64 " MiB in %" PRIu64 " block%s of %" PRIu64 " MiB",
+		     mib(p->pool_pages, ps), blocks, blocks == 1 ? "" : "s",
+		     mib(p->block_pages, ps)) :
+		text("%" PRIu64 " MiB", mib(p->pool_pages, ps)));
+	put_num(o, "pool_mb", mib(p->pool_pages, ps), NULL, NULL);
+	put_num(o, "pool_blocks", blocks, NULL, NULL);
+	put_num(o, "block_pages", p->block_pages, NULL, NULL);
+	put_num(o, "pages_in_use", p->pages_in_use, "in use",
+		text("%" PRIu64 " pages (%" PRIu64 " KiB) in %" PRIu64 " objects",
+		     p->pages_in_use, p->pages_in_use * ps >> 10, p->objects));
+	put_num(o, "objects", p->objects, NULL, NULL);
+	put_num(o, "carvable_pages", p->carvable_pages, carved ? "carvable" : NULL,
+		text("%" PRIu64 " MiB in %" PRIu64 " blocks (smemctl pool grow takes them)",
+		     mib(p->carvable_pages, ps),
+		     p->block_pages ? p->carvable_pages / p->block_pages : 0));
+	put_num(o, "carvable_mb", mib(p->carvable_pages, ps), NULL, NULL);
+	put_num(o, "refused_blocks", p->refused_blocks, carved ? "refused blocks" : NULL,
+		text("%" PRIu64 " (would not go offline; not tried again while loaded)",
+		     p->refused_blocks));
+	put_num(o, "pending_blocks", p->pending_blocks, carved ? "pending blocks" : NULL,
+		text("%" PRIu64 " (left the pool, not given back to the kernel yet; retried)",
+		     p->pending_blocks));
+	put_num(o, "user_max_pages", p->user_max_pages, "per-user cap", p->user_max_pages ?
+		text("%" PRIu64 " pages (%" PRIu64 " MiB, user_max_percent=%s;"
+		     " CAP_SYS_RESOURCE is exempt)", p->user_max_pages,
+		     mib(p->user_max_pages, ps), s->params[2]) :
+		text("none (user_max_percent=%s)", s->params[2]));
+	put_num(o, "alloc_failures", p->alloc_failures, "alloc failures", NULL);
+	out_section_end(o);
+}
+
+/* What the administrator should do something about. */
+static void put_warnings(struct out *o, const struct status *s)
+{
+	const struct pool *p = &s->pool;
+	bool carveout = s->pool_known && p->source == SMEM_SOURCE_CARVEOUT;
+	uint64_t block_mb = block_bytes(p) >> 20;
+
+	out_section(o, "warnings", true);
+	if (carveout && (!p->pool_pages || p->status & SMEM_STATUS_POOL_BELOW_BLOCK))
+		put_str(o, "pool_empty", text("the pool is empty: set pool_mb=%" PRIu64
+					      " (one block is %" PRIu64 " MiB) or run smemctl"
+					      " pool grow %" PRIu64 "M", block_mb, block_mb,
+					      block_mb), "pool", NULL);
+	if (s->pool_known && s->crash_kernel > 0 && s->post_notifiers <= 0)
+		put_str(o, "crash_kernel", "a crash kernel is loaded and runs before smem wipes"
+			" secrets at panic: boot with crash_kexec_post_notifiers, or reload the"
+			" crash kernel after the pool is sized (it then leaves the pool out of"
+			" the dump)", "crash dumps", NULL);
+	out_section_end(o);
+}
+
+static void put_library(struct out *o, const struct status *s)
+{
+	const char *names[NGUARANTEES];
+	size_t n = 0;
+	bool keys = !s->info_err && (s->info.guarantees & SMEM_G_THREAD_WINDOW);
+
+	for (size_t i = 0; i < NGUARANTEES; i++)
+		if (!s->info_err && (s->info.guarantees & guarantee_names[i].bit))
+			names[n++] = guarantee_names[i].name;
+	out_section(o, "library", true);
+	put_str(o, "backend", s->info_err ? NULL : s->info.backend_name, "backend",
+		s->info_err ? text("none: %s", strerror(-s->info_err)) :
+		text("%s (what a program linking libsmem gets now)", s->info.backend_name));
+	put_str(o, "error", s->info_err ? strerror(-s->info_err) : NULL, NULL, NULL);
+	put_names(o, "guarantees", names, n, s->info_err ? NULL : "guarantees");
+	put_bool(o, "protection_keys", keys, "protection keys",
+		 keys ? "in use (per-thread access windows)" :
+		 s->cpu_pku ? "CPU has them, but libsmem does not use them here" :
+		 "not available (no pku/ospke)");
+	put_bool(o, "cpu_pku", s->cpu_pku, NULL, NULL);
+	out_section_end(o);
 }
 
 static int cmd_status(int argc, char **argv)
 {
 	struct status s;
-	bool json = false;
+	struct out o = { 0 };
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
-			json = true;
+			o.json = true;
 		} else {
 			msg("status: unknown argument '%s'", argv[i]);
 			return EXIT_USAGE;
 		}
 	}
 	gather(&s);
-	if (json)
-		print_json(&s);
-	else
-		print_human(&s);
+	put_module(&o, &s);
+	put_device(&o, &s);
+	put_pool(&o, &s);
+	put_warnings(&o, &s);
+	put_library(&o, &s);
+	out_end(&o);
 	fflush(stdout);
 	if (strcmp(s.state, "loaded"))
 		return EXIT_NOT_LOADED;
-	return s.queried ? EXIT_OK : EXIT_FAIL;
+	/* A user the device is not for still gets the figures, from sysfs. */
+	return s.queried || (s.pool_known && s.open_errno) ? EXIT_OK : EXIT_FAIL;
 }
 
 /* ---------------------------------------------------------- load, unload */
@@ -620,10 +880,9 @@ static bool can_load_modules(void)
 	return data[CAP_SYS_MODULE / 32].effective & (1U << (CAP_SYS_MODULE % 32));
 }
 
-static int need_root(const char *cmd)
+static int need_root(const char *cmd, const char *what)
 {
-	msg("%s: permission denied: %s a kernel module needs root (sudo smemctl %s)",
-	    cmd, strcmp(cmd, "load") ? "unloading" : "loading", cmd);
+	msg("%s: permission denied: %s needs root (sudo smemctl %s)", cmd, what, cmd);
 	return EXIT_NOT_ROOT;
 }
 
@@ -730,7 +989,7 @@ static int cmd_load(int argc, char **argv)
 	if (!can_load_modules()) {
 		if (ctx)
 			kmod_unref(ctx);
-		return need_root("load");
+		return need_root("load", "loading a kernel module");
 	}
 	if (!ctx) {
 		msg("load: cannot initialize libkmod");
@@ -782,7 +1041,7 @@ static int cmd_load(int argc, char **argv)
 		char lock[32];
 
 		if (!can_load_modules()) {
-			code = need_root("load");
+			code = need_root("load", "loading a kernel module");
 		} else if (lockdown_mode(lock, sizeof(lock)) && strcmp(lock, "none")) {
 			explain_signature(mod);
 			code = EXIT_REFUSED;
@@ -838,7 +1097,7 @@ static int cmd_unload(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!can_load_modules())
-		return need_root("unload");
+		return need_root("unload", "unloading a kernel module");
 	if (!module_loaded()) {
 		printf("smem is not loaded\n");
 		return EXIT_OK;
@@ -859,7 +1118,7 @@ static int cmd_unload(int argc, char **argv)
 		break;
 	case EPERM:
 	case EACCES:
-		code = need_root("unload");
+		code = need_root("unload", "unloading a kernel module");
 		break;
 	case EBUSY:
 	case EAGAIN:
@@ -880,6 +1139,135 @@ static int cmd_unload(int argc, char **argv)
 	kmod_module_unref(mod);
 	kmod_unref(ctx);
 	return code;
+}
+
+/* ------------------------------------------------------------------ pool */
+
+/*
+ * SIZE: a number of MiB, or one with a suffix K, M, G or T (binary; "iB"
+ * or "B" may follow), at most 1 PiB.
+ */
+static bool parse_size(const char *arg, uint64_t *bytes)
+{
+	static const char units[] = "KMGT";
+	const char *unit;
+	unsigned long long v;
+	unsigned int shift = 20;
+	char *end;
+
+	if (*arg < '0' || *arg > '9')
+		return false;
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno)
+		return false;
+	if (*end) {
+		unit = strchr(units, toupper((unsigned char)*end));
+		if (!unit)
+			return false;
+		shift = 10 * (unsigned int)(unit - units + 1);
+		end++;
+		if (!strcasecmp(end, "iB"))
+			end += 2;
+		else if (!strcasecmp(end, "B"))
+			end++;
+		if (*end)
+			return false;
+	}
+	if (v > (1ULL << 50) >> shift)
+		return false;
+	*bytes = (uint64_t)v << shift;
+	return true;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
+static int cmd_pool(int argc, char **argv)
+{
+	static const char *const ops[] = { "grow", "shrink", "set" };
+	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART: EINTR */
+	struct smem_pool_resize r = { 0 };
+	struct smem_query q;
+	uint64_t size, target, before, after, block, step;
+	char cmd[16];
+	size_t op = 0;
+	int fd, err;
+
+	while (argc == 2 && op < 3 && strcmp(argv[0], ops[op]))
+		op++;
+	if (argc != 2 || op == 3) {
+		msg("pool: usage: smemctl pool grow|shrink|set SIZE");
+		return EXIT_USAGE;
+	}
+	snprintf(cmd, sizeof(cmd), "pool %s", ops[op]);
+	if (!parse_size(argv[1], &size)) {
+		msg("%s: '%s' is not a size: 256M, 1G, or a number of MiB", cmd, argv[1]);
+		return EXIT_USAGE;
+	}
+	fd = open(DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && (errno == EACCES || errno == EPERM))
+		return need_root(cmd, "resizing the pool");
+	if (fd < 0 && !module_loaded()) {
+		msg("%s: smem is not loaded (smemctl load)", cmd);
+		return EXIT_NOT_LOADED;
+	}
+	if (fd < 0 || ioctl(fd, SMEM_IOC_QUERY, &q)) {
+		msg("%s: %s does not answer: %s", cmd, DEVICE, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return EXIT_FAIL;
+	}
+	before = q.pool_pages * q.page_size;
+	block = q.block_pages * q.page_size;
+	/* grow and shrink go by whole blocks, at least one for any SIZE but 0 */
+	step = block ? (size + block - 1) / block * block : size;
+	target = op == 0 ? before + step : op == 1 ? (step < before ? before - step : 0) : size;
+	r.size = target;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	err = ioctl(fd, SMEM_IOC_POOL_RESIZE, &r) ? errno : 0;
+	close(fd);
+	after = r.pool_size;
+
+	if (!err || err == ENOSPC || err == EBUSY || err == EINTR) {
+		printf("pool: %" PRIu64 " MiB -> %" PRIu64 " MiB", before >> 20, after >> 20);
+		if (block)
+			printf(" (%" PRIu64 " block%s of %" PRIu64 " MiB)", after / block,
+			       after == block ? "" : "s", block >> 20);
+		if (err)
+			printf(", asked for %" PRIu64 " MiB", target >> 20);
+		printf("\n");
+		fflush(stdout);
+	}
+	switch (err) {
+	case 0:
+		return EXIT_OK;
+	case EPERM:
+		return need_root(cmd, "resizing the pool");
+	case ENOSPC:
+		msg("%s: stopped: no eligible memory block left: see carvable/refused in"
+		    " smemctl status; boot with nogbpages or movablecore= for more", cmd);
+		return EXIT_NO_BLOCK;
+	case EBUSY:
+		msg("%s: stopped: blocks in use: a block goes back only when no secret holds"
+		    " a page of it", cmd);
+		return EXIT_BUSY;
+	case EINTR:
+		msg("%s: stopped: interrupted by a signal", cmd);
+		return EXIT_INTERRUPTED;
+	case EOPNOTSUPP:
+		msg("%s: the page source is not carveout but %s: only a carved pool can be resized",
+		    cmd, source_name(q.page_source));
+		return EXIT_NOT_CARVED;
+	default:
+		msg("%s: %s", cmd, strerror(err));
+		return EXIT_FAIL;
+	}
 }
 
 /* --------------------------------------------------------------- selftest */
@@ -1094,6 +1482,7 @@ static void usage(FILE *f)
 		"usage: smemctl [status] [--json]\n"
 		"       smemctl load [PARAM=VALUE...]\n"
 		"       smemctl unload\n"
+		"       smemctl pool grow|shrink|set SIZE\n"
 		"       smemctl selftest\n"
 		"       smemctl --version | --help\n"
 		"See smemctl(8).\n");
@@ -1124,6 +1513,8 @@ int main(int argc, char **argv)
 		return cmd_load(argc - first, argv + first);
 	if (!strcmp(cmd, "unload"))
 		return cmd_unload(argc - first, argv + first);
+	if (!strcmp(cmd, "pool"))
+		return cmd_pool(argc - first, argv + first);
 	if (!strcmp(cmd, "selftest"))
 		return cmd_selftest(argc - first, argv + first);
 	msg("unknown command '%s'", cmd);

@@ -24,7 +24,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define SMEM_ABI_VERSION	1
+#define SMEM_ABI_VERSION	2
 
 /* Where the pages of the pool come from (smem_query, smem_object_info). */
 #define SMEM_SOURCE_NONE	0	/* no page taken yet */
@@ -50,6 +50,12 @@
 /* Pages now handed out are outside the kernel direct map. */
 #define SMEM_FEAT_NO_DIRECT_MAP	(1ULL << 4)
 
+/* smem_query.status: what the administrator should know */
+/* A crash (kdump) kernel is loaded: see "Crash dumps" in smem(7). */
+#define SMEM_STATUS_CRASH_KERNEL	(1ULL << 0)
+/* The pool is smaller than one memory block: nothing can be carved. */
+#define SMEM_STATUS_POOL_BELOW_BLOCK	(1ULL << 1)
+
 /**
  * struct smem_query - what the device offers (SMEM_IOC_QUERY)
  * @abi_version:	SMEM_ABI_VERSION of the module
@@ -57,10 +63,21 @@
  * @features:		SMEM_FEAT_* bits
  * @page_size:		granule of allocation, in bytes
  * @pool_pages:		pages the pool holds now (free and in use)
- * @pool_max_pages:	most pages the pool may grow to
  * @pages_in_use:	pages given to objects
  * @objects:		objects with pages
  * @alloc_failures:	SMEM_IOC_ALLOC calls that failed for lack of pages
+ *			in the pool (-ENOSPC)
+ * @block_pages:	pages in one memory block, the unit by which a
+ *			carved pool grows and shrinks; 0 for other sources
+ * @carvable_pages:	pages of the memory blocks that the pool could still
+ *			try to carve (eligible, not yet refused)
+ * @refused_blocks:	blocks that refused to go offline; never tried again
+ *			while the module is loaded
+ * @pending_pages:	pages of blocks that left the pool but could not be
+ *			given back to the kernel yet; retried
+ * @user_max_pages:	most pages one user may hold (0: no per-user cap);
+ *			CAP_SYS_RESOURCE is exempt
+ * @status:		SMEM_STATUS_* bits
  * @reserved:		zero
  *
  * Output only: the kernel fills the whole structure.
@@ -71,10 +88,15 @@ struct smem_query {
 	__u64 features;
 	__u64 page_size;
 	__u64 pool_pages;
-	__u64 pool_max_pages;
 	__u64 pages_in_use;
 	__u64 objects;
 	__u64 alloc_failures;
+	__u64 block_pages;
+	__u64 carvable_pages;
+	__u64 refused_blocks;
+	__u64 pending_pages;
+	__u64 user_max_pages;
+	__u64 status;
 	__u64 reserved[4];
 };
 
@@ -84,12 +106,18 @@ struct smem_query {
  * @flags:	zero
  * @pad:	zero
  *
- * Once per object (-EBUSY the second time).  Every page is taken and
- * zeroed before the call returns, so no later fault can fail for lack of
- * memory.  The pages count against RLIMIT_MEMLOCK unless the caller has
- * CAP_IPC_LOCK (-EAGAIN when over it); -ENOMEM when the pool cannot grow;
- * -EINVAL for a zero size or one larger than the pool could ever hold.
- * A new object starts in SMEM_PROT_READWRITE.
+ * Once per object (-EBUSY the second time).  Every page is taken from
+ * the pool, already zeroed, before the call returns, so no later fault can
+ * fail for lack of memory.  The pool never grows here: only the
+ * administrator sizes it (SMEM_IOC_POOL_RESIZE, the pool_mb parameter).
+ *
+ * The pages are charged to the calling user (not to the process: the
+ * charge stays while the object lives, across exec and exit) against the
+ * caller's RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK: -EAGAIN when over
+ * it.  -EDQUOT when the user would hold more than user_max_pages of the
+ * pool (unless CAP_SYS_RESOURCE); -ENOSPC when the pool has too few free
+ * pages; -EINVAL for a zero size.  A new object starts in
+ * SMEM_PROT_READWRITE.
  */
 struct smem_alloc {
 	__u64 size;
@@ -163,6 +191,31 @@ struct smem_object_info {
 /* smem_object_info.flags */
 #define SMEM_INFO_NO_DIRECT_MAP	(1U << 0)	/* pages outside the direct map */
 
+/**
+ * struct smem_pool_resize - grow or shrink a carved pool (SMEM_IOC_POOL_RESIZE)
+ * @size:	in: the size the pool should have, in bytes, rounded up to
+ *		whole memory blocks
+ * @flags:	zero
+ * @pad:	zero
+ * @pool_size:	out: bytes the pool holds when the call returns, whatever
+ *		it returns (except -EFAULT, -EINVAL and -EPERM)
+ *
+ * Needs CAP_SYS_ADMIN (-EPERM).  Growing takes memory blocks out of the
+ * kernel, from the top of memory down, skipping blocks that a larger
+ * direct-map page covers, that another driver manages, or that refused
+ * before; -ENOSPC when no eligible block is left before @size is reached.
+ * Shrinking gives empty blocks back to the kernel, which onlines them
+ * according to its own policy; -EBUSY when blocks in use keep the pool
+ * above @size.  -EINTR when a signal stops the call between two blocks.
+ * -EOPNOTSUPP unless the page source is carveout.
+ */
+struct smem_pool_resize {
+	__u64 size;
+	__u32 flags;
+	__u32 pad;
+	__u64 pool_size;
+};
+
 #define SMEM_IOC_MAGIC		0xB9
 
 #define SMEM_IOC_QUERY		_IOR(SMEM_IOC_MAGIC, 0x00, struct smem_query)
@@ -171,5 +224,6 @@ struct smem_object_info {
 #define SMEM_IOC_SEAL		_IOW(SMEM_IOC_MAGIC, 0x03, struct smem_seal)
 #define SMEM_IOC_WIPE		_IOW(SMEM_IOC_MAGIC, 0x04, struct smem_wipe)
 #define SMEM_IOC_INFO		_IOR(SMEM_IOC_MAGIC, 0x05, struct smem_object_info)
+#define SMEM_IOC_POOL_RESIZE	_IOWR(SMEM_IOC_MAGIC, 0x06, struct smem_pool_resize)
 
 #endif /* _UAPI_LINUX_SMEM_H */
