@@ -193,8 +193,8 @@ struct smem_object_info {
 
 /**
  * struct smem_pool_resize - grow or shrink a carved pool (SMEM_IOC_POOL_RESIZE)
- * @size:	in: the size the pool should have, in bytes, rounded up to
- *		whole memory blocks
+ * @size:	in: the size the pool should have, in bytes, rounded down
+ *		to whole memory blocks (@block_pages of struct smem_query)
  * @flags:	zero
  * @pad:	zero
  * @pool_size:	out: bytes the pool holds when the call returns, whatever
