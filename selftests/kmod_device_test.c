@@ -28,7 +28,9 @@ TEST(device_node)
 
 	ASSERT_EQ(0, stat("/dev/smem", &st)) TH_LOG("/dev/smem: %s", strerror(errno));
 	ASSERT_TRUE(S_ISCHR(st.st_mode));
-	ASSERT_EQ(0666, st.st_mode & 07777);
+	/* Root's until udev gives it to the group smem (dist/udev). */
+	ASSERT_EQ(0600, st.st_mode & 07777);
+	ASSERT_EQ(0, st.st_uid);
 }
 
 TEST(query_version)
@@ -97,6 +99,8 @@ TEST(sysfs_statistics)
 {
 	static const char * const numbers[] = {
 		"objects", "pages_in_use", "pool_pages", "pool_blocks", "alloc_failures",
+		"block_pages", "carvable_pages", "refused_blocks", "pending_blocks",
+		"user_max_pages", "crash_kernel_loaded",
 	};
 	char path[128], buf[64], *end;
 	struct stat st;
@@ -129,8 +133,8 @@ TEST(module_parameters)
 	} params[] = {
 		{ "page_source", "carveout", 0444 },
 		{ "allow_fallback", "N", 0444 },
-		{ "pool_max_mb", "256", 0644 },
-		{ "release_delay_ms", "10000", 0644 },
+		{ "pool_mb", "128", 0444 },
+		{ "user_max_percent", "50", 0644 },
 		{ "reserved_range", NULL, 0444 },
 	};
 	char path[128], buf[64];
@@ -145,6 +149,13 @@ TEST(module_parameters)
 			EXPECT_STREQ(params[i].value, buf) TH_LOG("%s", path);
 		}
 	}
+	/* What the pool no longer has: it never grows or shrinks by itself. */
+	EXPECT_NE(0, access(SMEM_PARAMS "pool_max_mb", F_OK));
+	EXPECT_NE(0, access(SMEM_PARAMS "release_delay_ms", F_OK));
+	/* A share above the whole pool is refused, and changes nothing. */
+	EXPECT_NE(0, smem_param_set("user_max_percent", "101"));
+	ASSERT_EQ(0, smem_param_get("user_max_percent", buf, sizeof(buf)));
+	EXPECT_STREQ("50", buf);
 }
 
 /* Each open() is an object of its own. */
