@@ -123,7 +123,8 @@ $(CHECKPATCH):
 		'*/scripts/const_structs.checkpatch'
 	touch $@
 
-selftests: $(KSFT_DIR)/kselftest_harness.h $(CHECKPATCH) lib $(BUILD)/selftests/panic_holder
+selftests: $(KSFT_DIR)/kselftest_harness.h $(CHECKPATCH) lib $(BUILD)/selftests/panic_holder \
+		$(BUILD)/selftests/vfio_dma $(BUILD)/selftests/kdump_holder $(BUILD)/selftests/kdump_scan
 	$(MAKE) -C selftests OUTPUT=$(BUILD)/selftests KSFT_DIR=$(KSFT_DIR) \
 		SMEM_TOP=$(TOP)
 
@@ -132,6 +133,23 @@ $(BUILD)/selftests/panic_holder: selftests/vm/panic_holder.c include/uapi/linux/
 		selftests/module/smem_dmtest.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude/uapi -o $@ $<
+
+# Guest side of selftests/vm/vfio_dma.sh (needs a VFIO device: no kselftest).
+$(BUILD)/selftests/vfio_dma: selftests/vm/vfio_dma.c include/uapi/linux/smem.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude/uapi -o $@ $<
+
+# Both sides of selftests/vm/kdump.sh: the first kernel's (it crashes the
+# VM: no kselftest) and the capture kernel's /init (static: its initramfs
+# has nothing else).
+$(BUILD)/selftests/kdump_holder: selftests/vm/kdump_holder.c selftests/vm/kdump_pattern.h \
+		include/uapi/linux/smem.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude/uapi -o $@ $<
+
+$(BUILD)/selftests/kdump_scan: selftests/vm/kdump_scan.c selftests/vm/kdump_pattern.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -static -o $@ $<
 
 # ------------------------------------------------------------ sanitizers
 #
