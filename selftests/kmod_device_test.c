@@ -178,4 +178,60 @@ TEST(each_open_is_an_object)
 	close(b);
 }
 
+/* Whether the kernel log has a line that contains @text. */
+static bool dmesg_has(const char *text)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = popen("dmesg", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		found |= strstr(line, text) != NULL;
+	pclose(f);
+	return found;
+}
+
+/*
+ * A pool_mb smaller than one memory block (the default on machines with
+ * 2 GiB blocks) carves nothing, and says what to set: an allocation gets
+ * ENOSPC, counted, not EINVAL; the query flags it; dmesg names the value.
+ * Growing the pool by one block clears it.
+ */
+TEST(pool_below_one_block)
+{
+	long long block_pages = smem_counter("block_pages");
+	unsigned long long block_mb = block_pages * pagesz() >> 20;
+	char params[64], advice[64];
+	struct smem_query q;
+	__u64 pool_size = 0;
+	long long failures;
+	int fd;
+
+	ASSERT_LT(0, block_pages);
+	snprintf(params, sizeof(params), "pool_mb=%llu", block_mb / 2);
+	ASSERT_EQ(0, smem_reload(params));
+	EXPECT_EQ(0, smem_counter("pool_pages"));
+	ASSERT_EQ(0, smem_query(&q));
+	EXPECT_TRUE(q.status & SMEM_STATUS_POOL_BELOW_BLOCK) TH_LOG("status %#llx",
+								 (unsigned long long)q.status);
+	snprintf(advice, sizeof(advice), "set pool_mb=%llu", block_mb);
+	EXPECT_TRUE(dmesg_has(advice)) TH_LOG("no \"%s\" in dmesg", advice);
+
+	failures = smem_counter("alloc_failures");
+	fd = smem_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-ENOSPC, smem_alloc(fd, pagesz()));
+	EXPECT_EQ(failures + 1, smem_counter("alloc_failures"));
+
+	EXPECT_EQ(0, smem_pool_resize(block_pages * pagesz(), &pool_size));
+	EXPECT_EQ(block_pages * pagesz(), pool_size);
+	ASSERT_EQ(0, smem_query(&q));
+	EXPECT_FALSE(q.status & SMEM_STATUS_POOL_BELOW_BLOCK);
+	EXPECT_EQ(0, smem_alloc(fd, pagesz()));
+	close(fd);
+	ASSERT_EQ(0, smem_reload_default());
+}
+
 TEST_HARNESS_MAIN
