@@ -471,5 +471,7 @@ int smem_object_fs_init(void)
 
 void smem_object_fs_exit(void)
 {
+	/* Objects released just before unload are freed by RCU callbacks. */
+	rcu_barrier();
 	kern_unmount(smem_mnt);
 }
