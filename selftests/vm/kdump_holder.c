@@ -91,7 +91,7 @@ static int print_ranges(const char *name, const void *p, size_t len, size_t ps)
 	return 0;
 }
 
-static int grow(int fd)
+static int grow_pool(int fd)
 {
 	struct smem_query q;
 	struct smem_pool_resize r = { 0 };
@@ -166,7 +166,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(what, "grow") && argc == 2)
-		return grow(fd);
+		return grow_pool(fd);
 	if (!strcmp(what, "hold") && argc == 4)
 		return hold(fd, strtoull(argv[2], NULL, 16), argv[3]);
 	fprintf(stderr, "usage: kdump_holder status | grow | hold SEED CMD\n");

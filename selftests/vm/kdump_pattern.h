@@ -29,7 +29,7 @@ static inline uint64_t kdump_next(uint64_t *state)
 }
 
 /* Fill @words words at @p with the pattern of @seed and @salt. */
-static inline void kdump_fill(volatile uint64_t *p, size_t words, uint64_t seed, uint64_t salt)
+static inline void kdump_fill(uint64_t *p, size_t words, uint64_t seed, uint64_t salt)
 {
 	uint64_t state = seed ^ salt;
 
