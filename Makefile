@@ -76,6 +76,10 @@ LIB_HDRS := $(wildcard libsmem/*.h) include/smem.h include/uapi/linux/smem.h
 LIB_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC \
 	-fvisibility=hidden -Iinclude -Iinclude/uapi -pthread
 LIB_PIC_OBJS := $(LIB_SRCS:libsmem/%.c=$(BUILD)/lib/obj/%.o)
+# Every symbol bound at load time: a lazily bound call saves the vector
+# registers on the stack (_dl_runtime_resolve_xsavec), and the GOT is
+# read-only afterwards.
+LIB_LDFLAGS := -Wl,-z,defs -Wl,-z,now -Wl,-z,relro
 
 lib: $(LIB_SO) $(LIB_A) $(BUILD)/lib/libsmem.pc
 
@@ -84,7 +88,7 @@ $(BUILD)/lib/obj/%.o: libsmem/%.c $(LIB_HDRS)
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
 
 $(LIB_SO): $(LIB_PIC_OBJS) libsmem/libsmem.map
-	$(CC) $(LIB_CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,-z,defs \
+	$(CC) $(LIB_CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) $(LIB_LDFLAGS) \
 		-Wl,--version-script=libsmem/libsmem.map -o $@ $(LIB_PIC_OBJS)
 	ln -sf $(notdir $@) $(BUILD)/lib/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(BUILD)/lib/libsmem.so
@@ -166,7 +170,7 @@ define san_rules
 $(BUILD)/$(1)/lib/$(LIB_SONAME): $(LIB_SRCS) $(LIB_HDRS) libsmem/libsmem.map
 	@mkdir -p $$(dir $$@)
 	$(CC) $(call SAN_CFLAGS,$(1)) $(WARN) -fPIC -fvisibility=hidden -shared \
-		-Wl,-soname,$(LIB_SONAME) -Wl,-z,defs \
+		-Wl,-soname,$(LIB_SONAME) $(LIB_LDFLAGS) \
 		-Wl,--version-script=libsmem/libsmem.map -o $$@ $(LIB_SRCS)
 	ln -sf $(LIB_SONAME) $(BUILD)/$(1)/lib/libsmem.so
 

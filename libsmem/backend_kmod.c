@@ -49,6 +49,32 @@ static int kmod_probe(unsigned int *guarantees)
 	return 0;
 }
 
+/*
+ * The module's allocation errors in the library's terms: the public API
+ * (include/smem.h) has -ENOMEM for pages that are not there and -EAGAIN
+ * for a caller over its allowance of locked memory.
+ *  -ENOSPC  the pool, which only the administrator sizes and no allocation
+ *           grows, has too few free pages: -ENOMEM;
+ *  -EDQUOT  this user already holds its share of the pool
+ *           (user_max_percent), an allowance per user like RLIMIT_MEMLOCK
+ *           (itself -EAGAIN from the module): -EAGAIN.
+ * Either way the secret is not made: the backend was chosen once for the
+ * process (context.c), and a failed allocation is never retried on
+ * another backend, forced or not, which would give the secret weaker
+ * memory than smem_info() reports.
+ */
+static int kmod_alloc_error(int err)
+{
+	switch (err) {
+	case -ENOSPC:
+		return -ENOMEM;
+	case -EDQUOT:
+		return -EAGAIN;
+	default:
+		return err;
+	}
+}
+
 int smem_kmod_object_new(size_t size)
 {
 	struct smem_alloc alloc = { .size = size };
@@ -58,7 +84,7 @@ int smem_kmod_object_new(size_t size)
 	if (fd < 0)
 		return fd;
 	if (ioctl(fd, SMEM_IOC_ALLOC, &alloc)) {
-		int err = -errno;
+		int err = kmod_alloc_error(-errno);
 
 		close(fd);
 		return err;

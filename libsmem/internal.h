@@ -12,6 +12,7 @@
  *   context.c        the process-wide choice of backend, made once
  *   secret.c         the secret object: references, access, close
  *   share.c          export and import of sealed read-only copies
+ *   bytes.c          copies of secret bytes that leave none in registers
  */
 #ifndef SMEM_INTERNAL_H
 #define SMEM_INTERNAL_H
@@ -32,6 +33,17 @@
 	 SMEM_G_NO_GUP | SMEM_G_THREAD_WINDOW | SMEM_G_SHAREABLE)
 /* What every backend gives. */
 #define SMEM_BASE_GUARANTEES	(SMEM_G_LOCKED | SMEM_G_NO_DUMP | SMEM_G_NO_FORK)
+
+/* --------------------------------------------------------------- bytes */
+
+/*
+ * Every copy of secret bytes (and of the canary) the library makes: no
+ * piece of them is left in a register, vector registers included
+ * (bytes.c says why).  Never memcpy() or memcmp() for those.
+ */
+void smem_bytes_copy(void *dst, const void *src, size_t len);
+/* Not constant-time: for canaries and headers. */
+bool smem_bytes_equal(const void *a, const void *b, size_t len);
 
 /* ------------------------------------------------------------- regions */
 
@@ -55,20 +67,41 @@ struct smem_region {
 
 struct smem_backend_desc;
 
+/*
+ * No fork() while held (shared; the fork handler takes it exclusive): from
+ * before a region is reserved until it is registered, and from its
+ * unregistering until it is unmapped and its descriptor closed, so that a
+ * child never inherits a mapping or a descriptor its fork handler does
+ * not know about.  Never taken twice by a thread, never held while
+ * allocating memory or waiting for a secret.  Cancellation is off while
+ * it is held; smem_fork_block() returns what to give smem_fork_unblock().
+ */
+int smem_fork_block(void);
+void smem_fork_unblock(int block);
+
 /* Reserve @size bytes between two guard pages: r->base, r->size. */
 int smem_region_reserve(struct smem_region *r, size_t size);
-/* Enter a mapped region in the registry, so that a forked child drops it. */
+/*
+ * Enter a mapped region in the registry, so that a forked child drops it;
+ * under the smem_fork_block() taken before it was reserved.
+ */
 void smem_region_register(struct smem_region *r);
 /*
  * Reserve, map from @backend and, when @pkey >= 0, tag with that key (the
- * pages then stay mapped read-write and only PKRU guards them), register.
+ * pages then stay mapped read-write and only PKRU guards them), register;
+ * takes smem_fork_block() for all of it.
  */
 int smem_region_create(struct smem_region *r, size_t size,
 		       const struct smem_backend_desc *backend, int pkey);
 /* Tag with @pkey, keeping the access @prot (PROT_*). */
 int smem_region_tag(struct smem_region *r, int pkey, int prot);
-/* Unregister, unmap, close.  Wiping is the caller's business. */
+/*
+ * Unregister, unmap, close, under smem_fork_block().  Wiping is the
+ * caller's business.
+ */
 void smem_region_destroy(struct smem_region *r);
+/* The same, but the descriptor is handed to the caller instead: it, or -1. */
+int smem_region_release(struct smem_region *r);
 /* Unmap and close a region that was never registered. */
 void smem_region_unmap(struct smem_region *r);
 /* Protection by the page tables of this process (memfd_secret, mlock, imports) */
@@ -196,7 +229,7 @@ void smem_arena_free(struct smem_chunk *chunk, unsigned char *slot);
 
 /*
  * pthread_atfork handlers, in lock order: the arena's locks are taken
- * before the registry's (an arena allocation creates regions).
+ * before the fork block (an arena allocation creates regions).
  */
 void smem_arena_fork_prepare(void);
 void smem_arena_fork_parent(void);
@@ -208,11 +241,14 @@ void smem_region_fork_child(void);
 /* ------------------------------------------------------------- secrets */
 
 /*
- * A read-only secret of @len bytes at @data, in the mapped but not yet
- * registered region @r (an import), which the secret takes over; @pkey
- * (or -1) is the key @r is tagged with.
+ * Imports: the object, allocated before smem_fork_block(); then, under it,
+ * a read-only secret of @len bytes at @data in the mapped but not yet
+ * registered region @r, which the secret takes over and registers; @pkey
+ * (or -1) is the key @r is tagged with.  An object never set up is given
+ * back with free().
  */
-int smem_secret_new_imported(const struct smem_region *r, unsigned char *data, size_t len,
-			     int pkey, struct smem_secret **ret);
+struct smem_secret *smem_secret_alloc_imported(void);
+void smem_secret_set_imported(struct smem_secret *s, const struct smem_region *r,
+			      unsigned char *data, size_t len, int pkey);
 
 #endif /* SMEM_INTERNAL_H */

@@ -9,6 +9,17 @@
  * child map the parent's object again.  Dropping them right after fork,
  * before the child runs any code of its own, is the only moment when the
  * addresses and descriptor numbers are known to be still ours.
+ *
+ * A region is not in the registry from the first moment it exists: the
+ * backend maps it, then marks it (MADV_DONTFORK, MADV_WIPEONFORK) or opens
+ * /dev/smem and allocates, and only then is it registered.  A fork in
+ * between gave the child a shared mapping the child handler did not know
+ * about, into which the parent then copied the key, or a descriptor the
+ * child could map the object with.  So the making of a region, from
+ * before its reservation until it is registered, and its unmaking, from
+ * its unregistering until it is unmapped and its descriptor closed, hold
+ * the fork block shared, and the prepare handler takes it exclusive: a
+ * fork waits for regions under way, and none starts during a fork.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,8 +28,39 @@
 
 #include "internal.h"
 
+/*
+ * Writers first, so that a stream of new secrets cannot hold off a fork;
+ * which is why no thread takes it twice (a waiting fork would deadlock it).
+ */
+#ifdef PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP
+#define FORK_BLOCK_INITIALIZER PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP
+#else
+#define FORK_BLOCK_INITIALIZER PTHREAD_RWLOCK_INITIALIZER
+#endif
+
+static pthread_rwlock_t fork_block = FORK_BLOCK_INITIALIZER;
+/* The list itself, between the threads that hold the fork block shared. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct smem_region registry = { .prev = &registry, .next = &registry };
+
+/*
+ * A thread cancelled at open(), close() or getrandom() while it holds the
+ * block would hold off every fork for good.
+ */
+int smem_fork_block(void)
+{
+	int cancel_state;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+	pthread_rwlock_rdlock(&fork_block);
+	return cancel_state;
+}
+
+void smem_fork_unblock(int block)
+{
+	pthread_rwlock_unlock(&fork_block);
+	pthread_setcancelstate(block, NULL);
+}
 
 static size_t guard_size(void)
 {
@@ -69,11 +111,12 @@ int smem_region_tag(struct smem_region *r, int pkey, int prot)
 int smem_region_create(struct smem_region *r, size_t size,
 		       const struct smem_backend_desc *backend, int pkey)
 {
-	int err;
+	int block, err;
 
+	block = smem_fork_block();
 	err = smem_region_reserve(r, size);
 	if (err)
-		return err;
+		goto out;
 	r->protect = backend->protect;
 	err = backend->map(r);
 	if (!err && pkey >= 0) {
@@ -84,21 +127,39 @@ int smem_region_create(struct smem_region *r, size_t size,
 			r->fd = -1;
 		}
 	}
-	if (err) {
+	if (err)
 		smem_region_unmap(r);
-		return err;
-	}
-	smem_region_register(r);
-	return 0;
+	else
+		smem_region_register(r);
+out:
+	smem_fork_unblock(block);
+	return err;
 }
 
-void smem_region_destroy(struct smem_region *r)
+static int region_drop(struct smem_region *r, bool keep_fd)
 {
+	int fd = keep_fd ? r->fd : -1, block;
+
+	block = smem_fork_block();
 	pthread_mutex_lock(&registry_lock);
 	r->prev->next = r->next;
 	r->next->prev = r->prev;
 	pthread_mutex_unlock(&registry_lock);
+	if (keep_fd)
+		r->fd = -1;
 	smem_region_unmap(r);
+	smem_fork_unblock(block);
+	return fd;
+}
+
+void smem_region_destroy(struct smem_region *r)
+{
+	region_drop(r, false);
+}
+
+int smem_region_release(struct smem_region *r)
+{
+	return region_drop(r, true);
 }
 
 int smem_region_mprotect(struct smem_region *r, unsigned int prot)
@@ -112,14 +173,15 @@ int smem_region_mprotect(struct smem_region *r, unsigned int prot)
 	return mprotect(r->base, r->size, page_prot[prot]) ? -errno : 0;
 }
 
+/* Nobody holds registry_lock meanwhile: only holders of the block take it. */
 void smem_region_fork_prepare(void)
 {
-	pthread_mutex_lock(&registry_lock);
+	pthread_rwlock_wrlock(&fork_block);
 }
 
 void smem_region_fork_parent(void)
 {
-	pthread_mutex_unlock(&registry_lock);
+	pthread_rwlock_unlock(&fork_block);
 }
 
 void smem_region_fork_child(void)
@@ -131,5 +193,9 @@ void smem_region_fork_child(void)
 		smem_region_unmap(r);
 	}
 	registry.prev = registry.next = &registry;
-	pthread_mutex_unlock(&registry_lock);
+	/*
+	 * Not pthread_rwlock_unlock(): glibc knows the writer by its thread
+	 * ID, which the child's thread does not have.  Nobody else is here.
+	 */
+	fork_block = (pthread_rwlock_t)FORK_BLOCK_INITIALIZER;
 }

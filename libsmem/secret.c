@@ -331,7 +331,7 @@ static int copy_range(const void *buf, size_t len, void *arg)
 	struct copy_range *r = arg;
 
 	(void)len;
-	memcpy(r->dst, (const unsigned char *)buf + r->offset, r->len);
+	smem_bytes_copy(r->dst, (const unsigned char *)buf + r->offset, r->len);
 	return 0;
 }
 
@@ -358,14 +358,14 @@ static size_t tail_size(const struct smem_secret *s)
 
 static void canary_write(const struct smem_secret *s, const unsigned char *canary)
 {
-	memcpy(s->data - CANARY_SIZE, canary, CANARY_SIZE);
-	memcpy(s->data + s->size, canary, tail_size(s));
+	smem_bytes_copy(s->data - CANARY_SIZE, canary, CANARY_SIZE);
+	smem_bytes_copy(s->data + s->size, canary, tail_size(s));
 }
 
 static bool canary_intact(const struct smem_secret *s, const unsigned char *canary)
 {
-	return !memcmp(s->data - CANARY_SIZE, canary, CANARY_SIZE) &&
-	       !memcmp(s->data + s->size, canary, tail_size(s));
+	return smem_bytes_equal(s->data - CANARY_SIZE, canary, CANARY_SIZE) &&
+	       smem_bytes_equal(s->data + s->size, canary, tail_size(s));
 }
 
 /* Wipe and give back the bytes; -EFAULT when a canary was overwritten. */
@@ -555,7 +555,7 @@ static int secret_fill(struct smem_secret *s, const void *src)
 		canary_write(s, ctx->canary);
 	}
 	if (src)
-		memcpy(s->data, src, s->size);
+		smem_bytes_copy(s->data, src, s->size);
 	else
 		err = smem_fill_random(s->data, s->size);
 	if (s->pkey_ad)
@@ -613,14 +613,14 @@ SMEM_EXPORT int smem_secret_new_random(size_t len, unsigned int flags,
 	return secret_new(NULL, len, flags, ret);
 }
 
-int smem_secret_new_imported(const struct smem_region *r, unsigned char *data, size_t len,
-			     int pkey, struct smem_secret **ret)
+struct smem_secret *smem_secret_alloc_imported(void)
 {
-	struct smem_secret *s;
+	return calloc(1, sizeof(struct smem_secret));
+}
 
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
+void smem_secret_set_imported(struct smem_secret *s, const struct smem_region *r,
+			      unsigned char *data, size_t len, int pkey)
+{
 	atomic_init(&s->refs, 1);
 	s->generation = smem_generation();
 	s->pkey_ad = smem_pkey_ad_bit(pkey);
@@ -629,6 +629,4 @@ int smem_secret_new_imported(const struct smem_region *r, unsigned char *data, s
 	s->readonly = true;
 	s->region = *r;
 	smem_region_register(&s->region);
-	*ret = s;
-	return 0;
 }

@@ -16,6 +16,7 @@
  * and nothing would keep them read-only, so that backend says -ENOTSUP.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -46,7 +47,7 @@ static int export_copy(const void *buf, size_t len, void *arg)
 	if (c->pkey_ad)
 		saved_pkru = smem_pkru_open(c->pkey_ad, true);
 	memcpy(c->map, &hdr, sizeof(hdr));
-	memcpy(c->map + sizeof(hdr), buf, len);
+	smem_bytes_copy(c->map + sizeof(hdr), buf, len);
 	if (c->pkey_ad)
 		smem_wrpkru(saved_pkru);
 	return 0;
@@ -66,6 +67,7 @@ SMEM_EXPORT int smem_secret_export_fd(struct smem_secret *s)
 {
 	const struct smem_context *ctx;
 	struct export_copy copy = { 0 };
+	struct smem_region r;
 	size_t bytes;
 	int fd, err;
 
@@ -78,28 +80,28 @@ SMEM_EXPORT int smem_secret_export_fd(struct smem_secret *s)
 		return -ENOTSUP;
 	bytes = (sizeof(struct export_header) + smem_secret_size(s) + ctx->page_size - 1) &
 		~(ctx->page_size - 1);
-	fd = smem_kmod_object_new(bytes);
-	if (fd < 0)
-		return fd;
-	copy.map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (copy.map == MAP_FAILED) {
-		err = -errno;
-		goto err_close;
-	}
+	/*
+	 * The new object is a region of the registry until it is sealed: a
+	 * child forked meanwhile gets neither its writable mapping nor its
+	 * descriptor.  No key yet, which would close the descriptor.
+	 */
+	err = smem_region_create(&r, bytes, &smem_backend_kmod, -1);
+	if (err)
+		return err;
+	copy.map = r.base;
 	/* Other threads must not see the copy while it is being made. */
 	if (ctx->pkey >= 0) {
-		if (pkey_mprotect(copy.map, bytes, PROT_READ | PROT_WRITE, ctx->pkey))
-			err = -errno;
+		err = smem_region_tag(&r, ctx->pkey, PROT_READ | PROT_WRITE);
 		copy.pkey_ad = smem_pkey_ad_bit(ctx->pkey);
 	}
 	if (!err)
 		err = smem_secret_read(s, export_copy, &copy);
-	munmap(copy.map, bytes);
+	/* Sealing takes write access from every mapping, ours included. */
 	if (!err)
-		err = seal_read_only(fd);
+		err = seal_read_only(r.fd);
+	fd = smem_region_release(&r);
 	if (!err)
 		return fd;
-err_close:
 	close(fd);
 	return err;
 }
@@ -118,7 +120,7 @@ static int import_map(int fd, const struct smem_object_info *info, struct smem_r
 	hdr = (const struct export_header *)r->base;
 	if (mmap(r->base, r->size, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
 		err = -errno;
-	else if (memcmp(hdr->magic, EXPORT_MAGIC, sizeof(hdr->magic)) || !hdr->size ||
+	else if (!smem_bytes_equal(hdr->magic, EXPORT_MAGIC, sizeof(hdr->magic)) || !hdr->size ||
 		 hdr->size > r->size - sizeof(*hdr))
 		err = -EINVAL;
 	else
@@ -133,9 +135,10 @@ SMEM_EXPORT int smem_secret_import_fd(int fd, unsigned int flags, struct smem_se
 	const struct smem_context *ctx;
 	struct smem_object_info info;
 	struct smem_region r;
+	struct smem_secret *s;
 	unsigned int given;
 	size_t len = 0;
-	int err;
+	int block, err;
 
 	if (fd < 0)
 		return -EBADF;
@@ -155,18 +158,29 @@ SMEM_EXPORT int smem_secret_import_fd(int fd, unsigned int flags, struct smem_se
 	if ((flags >> SMEM_REQUIRE_SHIFT | smem_context_required()) & ~given)
 		return -ENOTSUP;
 
+	s = smem_secret_alloc_imported();
+	if (!s)
+		return -ENOMEM;
+	/* Mapped and registered with no fork in between (region.c). */
+	block = smem_fork_block();
 	err = import_map(fd, &info, &r, &len);
-	if (err)
+	if (!err) {
+		/* Closed between accesses, like every secret. */
+		if (ctx->pkey >= 0)
+			err = smem_region_tag(&r, ctx->pkey, PROT_READ);
+		else
+			err = smem_region_mprotect(&r, SMEM_PROT_NONE);
+		if (err)
+			smem_region_unmap(&r);
+		else
+			smem_secret_set_imported(s, &r, r.base + sizeof(struct export_header),
+						 len, ctx->pkey);
+	}
+	smem_fork_unblock(block);
+	if (err) {
+		free(s);
 		return err;
-	/* Closed between accesses, like every secret. */
-	if (ctx->pkey >= 0)
-		err = smem_region_tag(&r, ctx->pkey, PROT_READ);
-	else
-		err = smem_region_mprotect(&r, SMEM_PROT_NONE);
-	if (!err)
-		err = smem_secret_new_imported(&r, r.base + sizeof(struct export_header), len,
-					       ctx->pkey, ret);
-	if (err)
-		smem_region_unmap(&r);
-	return err;
+	}
+	*ret = s;
+	return 0;
 }

@@ -2,13 +2,12 @@
 /*
  * The ioctl ABI of /dev/smem against bad input (include/uapi/linux/smem.h):
  * flags, padding and reserved fields rejected with EINVAL, bad pointers
- * with EFAULT and no side effect, zero and absurd sizes, calls in the
- * wrong order, unknown commands (ENOTTY, without side effect), random
- * garbage, and RLIMIT_MEMLOCK accounting (EAGAIN, never SIGBUS).
+ * with EFAULT and no side effect, a zero size (EINVAL) and sizes the pool
+ * cannot hold (ENOSPC, counted), calls in the wrong order, unknown
+ * commands (ENOTTY, without side effect), random garbage, the query's
+ * fields, and RLIMIT_MEMLOCK (EAGAIN, never SIGBUS).  Who is charged, and
+ * the per-user share of the pool, are kmod_account_test's.
  */
-#include <linux/capability.h>
-#include <sys/resource.h>
-
 #include "kmod_util.h"
 #include "kselftest_harness.h"
 
@@ -105,24 +104,29 @@ TEST_F(obj, alloc_flags_and_pad_rejected)
 	EXPECT_EQ(0, smem_alloc(self->fd, pagesz()));
 }
 
+/* A zero size is EINVAL; one the pool cannot hold is ENOSPC, however absurd. */
 TEST_F(obj, alloc_zero_and_absurd_sizes)
 {
 	struct smem_query q;
-	__u64 sizes[] = { 0, ~0ULL, ~0ULL - pagesz() + 2, 1ULL << 63, 1ULL << 50, 0, };
+	__u64 sizes[] = { ~0ULL, ~0ULL - pagesz() + 2, 1ULL << 63, 1ULL << 50, 0, 0, };
 	int n = sizeof(sizes) / sizeof(sizes[0]);
 	long long failures = smem_counter("alloc_failures");
 
 	ASSERT_EQ(0, smem_query(&q));
 	ASSERT_NE(0, q.pool_pages);
-	/* One byte more than the pool could ever hold. */
-	sizes[n - 1] = q.pool_pages * q.page_size + 1;
+	/* One byte more than the whole pool; one page more than is free. */
+	sizes[n - 2] = q.pool_pages * q.page_size + 1;
+	sizes[n - 1] = (q.pool_pages - q.pages_in_use + 1) * q.page_size;
 
+	EXPECT_EQ(-EINVAL, smem_alloc(self->fd, 0));
+	/* A bad size is not "no pages in the pool". */
+	EXPECT_EQ(failures, smem_counter("alloc_failures"));
 	for (int i = 0; i < n; i++) {
-		EXPECT_EQ(-EINVAL, smem_alloc(self->fd, sizes[i]))
+		EXPECT_EQ(-ENOSPC, smem_alloc(self->fd, sizes[i]))
 			TH_LOG("size %#llx", (unsigned long long)sizes[i]);
 	}
-	/* Bad sizes are not "no pages in the pool". */
-	EXPECT_EQ(failures, smem_counter("alloc_failures"));
+	/* Each is, and counts as such. */
+	EXPECT_EQ(failures + n, smem_counter("alloc_failures"));
 	expect_untouched(_metadata, self);
 }
 
@@ -279,9 +283,20 @@ TEST_F(obj, info_and_query_bad_pointer)
 	expect_untouched(_metadata, self);
 }
 
+/* A number from /sys/devices/system/memory/@name (hexadecimal there), or -1. */
+static long long memory_sysfs(const char *name)
+{
+	char path[128], buf[64];
+
+	snprintf(path, sizeof(path), "/sys/devices/system/memory/%s", name);
+	return read_text(path, buf, sizeof(buf)) ? -1 : strtoll(buf, NULL, 16);
+}
+
 TEST_F(obj, query_fields)
 {
+	long long pct = -1;
 	struct smem_query q;
+	char buf[32];
 
 	ASSERT_EQ(0, smem_ioctl(self->afd, SMEM_IOC_QUERY, memset(&q, 0xa5, sizeof(q))));
 	EXPECT_EQ(SMEM_ABI_VERSION, q.abi_version);
@@ -292,11 +307,64 @@ TEST_F(obj, query_fields)
 										 (unsigned long long)q.features);
 	EXPECT_LE(NPAGES, q.pages_in_use);
 	EXPECT_LE(q.pages_in_use, q.pool_pages);
-	EXPECT_LE(q.pool_pages, q.pool_pages);
 	EXPECT_LE(1, q.objects);
+	/* The default load carves: the pool is whole memory blocks. */
+	ASSERT_EQ(SMEM_SOURCE_CARVEOUT, q.page_source);
+	EXPECT_EQ(memory_sysfs("block_size_bytes"), q.block_pages * q.page_size);
+	ASSERT_NE(0, q.block_pages);
+	EXPECT_EQ(0, q.pool_pages % q.block_pages);
+	EXPECT_EQ(0, q.carvable_pages % q.block_pages);
+	EXPECT_EQ(0, q.pending_pages % q.block_pages);
+	/* The share of one user follows user_max_percent of the pool. */
+	ASSERT_EQ(0, smem_param_get("user_max_percent", buf, sizeof(buf)));
+	pct = strtoll(buf, NULL, 10);
+	EXPECT_TRUE(q.user_max_pages == q.pool_pages * pct / 100 ||
+		    q.user_max_pages == (q.pool_pages * pct + 99) / 100)
+		TH_LOG("user_max_pages %llu for %lld%% of %llu pages",
+		       (unsigned long long)q.user_max_pages, pct, (unsigned long long)q.pool_pages);
+	EXPECT_EQ(0, q.status & ~(SMEM_STATUS_CRASH_KERNEL | SMEM_STATUS_POOL_BELOW_BLOCK));
+	EXPECT_EQ(smem_counter("crash_kernel_loaded"), !!(q.status & SMEM_STATUS_CRASH_KERNEL));
+	/* The same figures as sysfs. */
+	EXPECT_EQ(smem_counter("block_pages"), q.block_pages);
+	EXPECT_EQ(smem_counter("carvable_pages"), q.carvable_pages);
+	EXPECT_EQ(smem_counter("refused_blocks"), q.refused_blocks);
+	EXPECT_EQ(smem_counter("pending_blocks") * q.block_pages, q.pending_pages);
+	EXPECT_EQ(smem_counter("user_max_pages"), q.user_max_pages);
 	for (int i = 0; i < 4; i++) {
 		EXPECT_EQ(0, q.reserved[i]);
 	}
+}
+
+/* ---------------------------------------------------------- POOL_RESIZE */
+
+/*
+ * Flags and padding of a resize are checked before anything is done: a
+ * request to empty the pool, with one bit set there, leaves it as it is.
+ */
+TEST_F(obj, pool_resize_flags_and_pad_rejected)
+{
+	long long pool_pages = smem_counter("pool_pages");
+
+	ASSERT_LT(0, pool_pages);
+	for (int bit = 0; bit < 32; bit++) {
+		struct smem_pool_resize r = { .size = 0, .flags = 1U << bit };
+
+		EXPECT_EQ(-EINVAL, smem_ioctl(self->fd, SMEM_IOC_POOL_RESIZE, &r)) TH_LOG("flags bit %d", bit);
+		r.flags = 0;
+		r.pad = 1U << bit;
+		EXPECT_EQ(-EINVAL, smem_ioctl(self->fd, SMEM_IOC_POOL_RESIZE, &r)) TH_LOG("pad bit %d", bit);
+	}
+	EXPECT_EQ(pool_pages, smem_counter("pool_pages"));
+	expect_untouched(_metadata, self);
+}
+
+TEST_F(obj, pool_resize_bad_pointer)
+{
+	long long pool_pages = smem_counter("pool_pages");
+
+	expect_efault(_metadata, self->fd, SMEM_IOC_POOL_RESIZE, sizeof(struct smem_pool_resize));
+	EXPECT_EQ(pool_pages, smem_counter("pool_pages"));
+	expect_untouched(_metadata, self);
 }
 
 /* ---------------------------------------------------------- wrong order */
@@ -343,24 +411,31 @@ TEST_F(obj, unknown_commands_enotty)
 		_IOW(SMEM_IOC_MAGIC, 0x04, struct smem_alloc),
 		_IOR(SMEM_IOC_MAGIC, 0x05, struct smem_query),
 		_IOW(SMEM_IOC_MAGIC, 0x05, struct smem_object_info),
+		_IOW(SMEM_IOC_MAGIC, 0x06, struct smem_pool_resize),
+		_IOR(SMEM_IOC_MAGIC, 0x06, struct smem_pool_resize),
+		_IOWR(SMEM_IOC_MAGIC, 0x06, struct smem_alloc),
+		_IOWR(SMEM_IOC_MAGIC, 0x06, struct smem_query),
+		_IOWR(SMEM_IOC_MAGIC + 1, 0x06, struct smem_pool_resize),
 		/* The known structures under another magic. */
 		_IOW(SMEM_IOC_MAGIC + 1, 0x01, struct smem_alloc),
 		_IOW('x', 0x01, struct smem_alloc),
 		0, ~0UL, 0xffffffffUL,
 	};
+	long long pool_pages = smem_counter("pool_pages");
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		EXPECT_EQ(-ENOTTY, smem_ioctl(self->fd, cmds[i], &u)) TH_LOG("cmd %#lx", cmds[i]);
 		EXPECT_EQ(-ENOTTY, smem_ioctl(self->afd, cmds[i], &u)) TH_LOG("cmd %#lx", cmds[i]);
 	}
-	for (unsigned int nr = 0x06; nr <= 0xff; nr++) {
+	for (unsigned int nr = 0x07; nr <= 0xff; nr++) {
 		EXPECT_EQ(-ENOTTY, smem_ioctl(self->fd, _IO(SMEM_IOC_MAGIC, nr), &u)) TH_LOG("nr %#x", nr);
 		EXPECT_EQ(-ENOTTY, smem_ioctl(self->fd, _IOW(SMEM_IOC_MAGIC, nr, struct smem_alloc), &u))
 			TH_LOG("nr %#x", nr);
 		EXPECT_EQ(-ENOTTY, smem_ioctl(self->afd, _IOR(SMEM_IOC_MAGIC, nr, struct smem_query), &u))
 			TH_LOG("nr %#x", nr);
 	}
-	/* None of them allocated anything. */
+	/* None of them allocated anything, nor resized the pool. */
+	EXPECT_EQ(pool_pages, smem_counter("pool_pages"));
 	ASSERT_EQ(0, smem_obj_info(self->fd, &info));
 	EXPECT_EQ(0, info.size);
 	expect_untouched(_metadata, self);
@@ -377,8 +452,9 @@ TEST_F(obj, random_garbage)
 {
 	static const unsigned long known[] = {
 		SMEM_IOC_QUERY, SMEM_IOC_ALLOC, SMEM_IOC_PROTECT, SMEM_IOC_SEAL,
-		SMEM_IOC_WIPE, SMEM_IOC_INFO,
+		SMEM_IOC_WIPE, SMEM_IOC_INFO, SMEM_IOC_POOL_RESIZE,
 	};
+	long long pool_pages = smem_counter("pool_pages");
 	unsigned char buf[128];
 	unsigned int seed = 12345;
 
@@ -389,7 +465,7 @@ TEST_F(obj, random_garbage)
 		int bit = rand_r(&seed) % 32;
 		int ret = 0;
 
-		switch (iter % 5) {
+		switch (iter % 6) {
 		case 0: {
 			struct smem_alloc *a = (void *)buf;
 
@@ -418,6 +494,16 @@ TEST_F(obj, random_garbage)
 			ret = smem_ioctl(fd, SMEM_IOC_WIPE, w);
 			break;
 		}
+		case 5: {
+			struct smem_pool_resize *r = (void *)buf;
+
+			if (iter & 1)
+				r->flags |= 1U << bit;
+			else
+				r->pad |= 1U << bit;
+			ret = smem_ioctl(fd, SMEM_IOC_POOL_RESIZE, r);
+			break;
+		}
 		case 4: {
 			unsigned long cmd = _IOC((unsigned int)rand_r(&seed) % 4, SMEM_IOC_MAGIC,
 						 rand_r(&seed) % 256, rand_r(&seed) % 128);
@@ -436,63 +522,45 @@ TEST_F(obj, random_garbage)
 		 */
 		if (ret != -EINVAL && ret != -ENOTTY &&
 		    !(fd == self->fd && ret == -ENODEV) &&
-		    !(fd == self->afd && ret == -EBUSY && iter % 5 == 0)) {
-			EXPECT_EQ(-EINVAL, ret) TH_LOG("iteration %d: command %d answered %d", iter, iter % 5, ret);
+		    !(fd == self->afd && ret == -EBUSY && iter % 6 == 0)) {
+			EXPECT_EQ(-EINVAL, ret) TH_LOG("iteration %d: command %d answered %d", iter, iter % 6, ret);
 			break;
 		}
 	}
+	EXPECT_EQ(pool_pages, smem_counter("pool_pages"));
 	expect_untouched(_metadata, self);
 }
 
 /* -------------------------------------------------------- RLIMIT_MEMLOCK */
 
-static int drop_cap_ipc_lock(void)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -errno;
-	data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
-	data[CAP_TO_INDEX(CAP_IPC_LOCK)].permitted &= ~CAP_TO_MASK(CAP_IPC_LOCK);
-	data[CAP_TO_INDEX(CAP_IPC_LOCK)].inheritable &= ~CAP_TO_MASK(CAP_IPC_LOCK);
-	return syscall(SYS_capset, &hdr, data) ? -errno : 0;
-}
-
-static int set_memlock(rlim_t bytes)
-{
-	struct rlimit rl = { bytes, bytes };
-
-	return setrlimit(RLIMIT_MEMLOCK, &rl) ? -errno : 0;
-}
-
 /*
- * Run @fn in a child that has RLIMIT_MEMLOCK = 16 pages and, unless
- * @keep_cap, no CAP_IPC_LOCK.  The child's exit code is a step number
- * (0 = all well) and its stderr says what went wrong.
+ * Run @fn in a child, still root, that has RLIMIT_MEMLOCK = 16 pages and
+ * no CAP_IPC_LOCK: the limit follows the capability, not the uid.  The
+ * child's exit code is 0 when all went well; otherwise it said why.
  */
-static int run_limited(int (*fn)(void), bool keep_cap)
+static int run_limited(void (*fn)(void))
 {
 	pid_t pid = fork();
+	int ret;
 
 	if (pid == 0) {
-		if (set_memlock(16 * pagesz()))
-			_exit(100);
-		if (!keep_cap && drop_cap_ipc_lock())
-			_exit(101);
-		_exit(fn());
+		ret = set_memlock(16 * pagesz());
+		if (!ret)
+			ret = caps_drop(CAP_MASK(CAP_IPC_LOCK));
+		if (ret)
+			child_fail("RLIMIT_MEMLOCK of 16 pages without CAP_IPC_LOCK: %s", strerror(-ret));
+		fn();
+		_exit(0);
 	}
 	return wait_child(pid);
 }
 
 #define CHILD_CHECK(step, cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "# step %d: %s failed (errno %s)\n", step, #cond, strerror(errno)); \
-		return step; \
-	} \
+	if (!(cond)) \
+		child_fail("step %d: %s failed (errno %s)", step, #cond, strerror(errno)); \
 } while (0)
 
-static int memlock_over_limit(void)
+static void memlock_over_limit(void)
 {
 	int fd = smem_open();
 
@@ -501,11 +569,10 @@ static int memlock_over_limit(void)
 	CHILD_CHECK(3, smem_alloc(fd, 32 * pagesz()) == -EAGAIN);
 	/* The refusal took nothing: the whole limit is still there. */
 	CHILD_CHECK(4, smem_alloc(fd, 16 * pagesz()) == 0);
-	return 0;
 }
 
 /* Charged at allocation, per object, given back when the object goes. */
-static int memlock_cumulative(void)
+static void memlock_cumulative(void)
 {
 	size_t ps = pagesz();
 	int a = smem_new(8 * ps), b, c;
@@ -530,69 +597,20 @@ static int memlock_cumulative(void)
 	CHILD_CHECK(7, smem_alloc(c, 8 * ps) == 0);
 	close(a);
 	close(c);
-	return 0;
-}
-
-static int memlock_with_cap(void)
-{
-	int fd = smem_new(32 * pagesz());
-
-	CHILD_CHECK(1, fd >= 0);
-	close(fd);
-	return 0;
 }
 
 TEST(memlock_over_limit_eagain)
 {
 	long long failures = smem_counter("alloc_failures");
 
-	EXPECT_EQ(0, run_limited(memlock_over_limit, false));
+	EXPECT_EQ(0, run_limited(memlock_over_limit));
 	/* Over the limit is not "no pages in the pool". */
 	EXPECT_EQ(failures, smem_counter("alloc_failures"));
 }
 
 TEST(memlock_cumulative_and_returned)
 {
-	EXPECT_EQ(0, run_limited(memlock_cumulative, false));
-}
-
-TEST(memlock_ignored_with_cap_ipc_lock)
-{
-	EXPECT_EQ(0, run_limited(memlock_with_cap, true));
-}
-
-/* VmLck of this process, in kB, or -1. */
-static long long vmlck_kb(void)
-{
-	char line[256];
-	long long v = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmLck:", 6))
-			v = strtoll(line + 6, NULL, 10);
-	fclose(f);
-	return v;
-}
-
-/* The pages are charged to the allocating process (CAP_IPC_LOCK or not), once. */
-TEST(memlock_charged_to_allocator)
-{
-	long long before = vmlck_kb();
-	int fd = smem_new(16 * pagesz());
-	void *p;
-
-	ASSERT_LE(0, before);
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(before + 16 * (long long)pagesz() / 1024, vmlck_kb());
-	p = smem_map(fd, 16 * pagesz(), PROT_READ, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_EQ(before + 16 * (long long)pagesz() / 1024, vmlck_kb());
-	munmap(p, 16 * pagesz());
-	close(fd);
-	EXPECT_EQ(before, vmlck_kb());
+	EXPECT_EQ(0, run_limited(memlock_cumulative));
 }
 
 TEST_HARNESS_MAIN

@@ -374,36 +374,58 @@ TEST_F_TIMEOUT(stress, fork_while_faulting, 300)
 }
 
 /*
- * The pool grows and shrinks (a memory block carved out and given back,
- * release_delay_ms=0) while threads fault, write and protect an object
- * whose pages sit in the block that stays.
+ * The administrator grows the pool by a block and shrinks it back, again
+ * and again, while threads fault, write and protect an object whose pages
+ * sit in the block that stays, and others make and free objects (which
+ * may land in the block that comes and goes: the shrink then waits for
+ * them with EBUSY).  Each round puts an object into the new block.
  */
 FIXTURE(carve) {
 	struct shared *sh;
+	__u64 pool_bytes;	/* as loaded */
 };
 
 FIXTURE_SETUP(carve)
 {
-	ASSERT_EQ(0, smem_param_set("release_delay_ms", "0"));
+	self->pool_bytes = smem_counter("pool_pages") * pagesz();
 	self->sh = shared_new(_metadata);
 	ASSERT_NE(NULL, self->sh);
 }
 
 FIXTURE_TEARDOWN_PARENT(carve)
 {
-	EXPECT_EQ(0, smem_param_set("release_delay_ms", "10000"));
+	__u64 out;
+
+	EXPECT_EQ(0, smem_pool_resize(self->pool_bytes, &out));
+	EXPECT_EQ(self->pool_bytes, out);
+}
+
+/* Shrink to @bytes, retrying while objects of the churners hold a block (10 s at most). */
+static int shrink_to(__u64 bytes)
+{
+	__u64 out;
+	int ret = smem_pool_resize(bytes, &out);
+
+	for (int t = 0; ret == -EBUSY && t < 10000; t += 10) {
+		sleep_ms(10);
+		ret = smem_pool_resize(bytes, &out);
+	}
+	return ret;
 }
 
 TEST_F_TIMEOUT(carve, grow_and_shrink_while_faulting, 300)
 {
-	static void *(*const fns[])(void *) = { reader, reader, writer, protector };
+	static void *(*const fns[])(void *) = { reader, reader, writer, protector, churner, churner };
+	const int nthreads = sizeof(fns) / sizeof(fns[0]);
 	struct shared *sh = self->sh;
 	long long blocks = smem_counter("pool_blocks");
-	pthread_t t[4];
-	int rounds = 0;
+	__u64 bs = smem_counter("block_pages") * pagesz(), out;
+	pthread_t t[6];
+	int rounds = 0, ret;
 
 	ASSERT_LE(1, blocks);
-	for (int i = 0; i < 4; i++) {
+	ASSERT_EQ(blocks * bs, self->pool_bytes);
+	for (int i = 0; i < nthreads; i++) {
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, fns[i], sh));
 	}
 	/* At least two rounds, however slow the machine. */
@@ -411,13 +433,20 @@ TEST_F_TIMEOUT(carve, grow_and_shrink_while_faulting, 300)
 		long long spare = smem_counter("pool_pages") - smem_counter("pages_in_use");
 		size_t n = spare + 1, ps = pagesz();
 		unsigned char *p;
-		int fd = smem_new(n * ps);
+		int fd;
 
+		ret = smem_pool_resize(self->pool_bytes + bs, &out);
+		if (ret) {
+			EXPECT_EQ(0, ret) TH_LOG("round %d: grow: %s", rounds, strerror(-ret));
+			break;
+		}
+		EXPECT_EQ(self->pool_bytes + bs, out);
+		EXPECT_EQ(blocks + 1, smem_counter("pool_blocks"));
+		fd = smem_new(n * ps);
 		if (fd < 0) {
 			EXPECT_LE(0, fd) TH_LOG("round %d, %zu pages: %s", rounds, n, strerror(-fd));
 			break;
 		}
-		EXPECT_LT(blocks, smem_counter("pool_blocks")) TH_LOG("round %d: the pool did not grow", rounds);
 		p = smem_map(fd, n * ps, PROT_READ | PROT_WRITE, 0);
 		EXPECT_NE(MAP_FAILED, p);
 		if (p != MAP_FAILED) {
@@ -425,12 +454,15 @@ TEST_F_TIMEOUT(carve, grow_and_shrink_while_faulting, 300)
 			munmap(p, n * ps);
 		}
 		close(fd);
-		EXPECT_EQ(blocks, wait_counter("pool_blocks", blocks, 10000))
-			TH_LOG("round %d: the empty block did not go back", rounds);
+		ret = shrink_to(self->pool_bytes);
+		EXPECT_EQ(0, ret) TH_LOG("round %d: shrink: %s", rounds, strerror(-ret));
+		EXPECT_EQ(blocks, smem_counter("pool_blocks")) TH_LOG("round %d", rounds);
 		rounds++;
+		if (ret)
+			break;
 	}
 	atomic_store(&sh->stop, true);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < nthreads; i++)
 		pthread_join(t[i], NULL);
 	TH_LOG("%d rounds, %ld reads, %ld faults, %ld protects", rounds, atomic_load(&sh->reads),
 	       atomic_load(&sh->faults), atomic_load(&sh->protects));

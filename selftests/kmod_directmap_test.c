@@ -15,12 +15,7 @@
 #include "kmod_util.h"
 #include "kselftest_harness.h"
 
-#define DMTEST_KO	SMEM_SELFTEST_DIR "smem_dmtest.ko"
-#define DMTEST_DEV	"/dev/smem_dmtest"
 #define SEED		0xd13ec7
-
-/* smem_dmtest.c: the frame number mapped at a user address of the caller. */
-#include "module/smem_dmtest.h"
 
 FIXTURE(dm) {
 	bool loaded_here;	/* smem_dmtest loaded by the setup */
@@ -30,17 +25,8 @@ FIXTURE(dm) {
 
 FIXTURE_SETUP(dm)
 {
-	if (access(DMTEST_DEV, F_OK)) {
-		int ko = open(DMTEST_KO, O_RDONLY | O_CLOEXEC);
-
-		ASSERT_LE(0, ko) TH_LOG("%s: %s", DMTEST_KO, strerror(errno));
-		ASSERT_EQ(0, syscall(SYS_finit_module, ko, "", 0))
-			TH_LOG("load %s: %s", DMTEST_KO, strerror(errno));
-		close(ko);
-		self->loaded_here = true;
-	}
-	self->dmfd = open(DMTEST_DEV, O_RDONLY | O_CLOEXEC);
-	ASSERT_LE(0, self->dmfd) TH_LOG("%s: %s", DMTEST_DEV, strerror(errno));
+	self->dmfd = dmtest_open(&self->loaded_here);
+	ASSERT_LE(0, self->dmfd) TH_LOG("smem_dmtest: %s", strerror(-self->dmfd));
 }
 
 /* In the parent, once the test's process and all it held are gone. */
@@ -53,10 +39,7 @@ FIXTURE_TEARDOWN_PARENT(dm)
 	if (self->reloaded) {
 		EXPECT_EQ(0, smem_reload_default());
 	}
-	if (self->loaded_here) {
-		drop_device_refs(DMTEST_DEV);
-		unload_module("smem_dmtest");
-	}
+	dmtest_release(self->loaded_here);
 }
 
 /* Read @len bytes at physical address @phys through the direct map. */
@@ -66,18 +49,10 @@ static ssize_t dm_read(int dmfd, void *buf, size_t len, uint64_t phys)
 }
 
 /*
- * The PFN mapped at @addr, from the page tables (smem_dmtest), or 0.
- * /proc/self/pagemap has no PFN for smem's VM_PFNMAP mappings: the page
- * walker skips them.
+ * The PFN behind @addr from /proc/self/pagemap (root only), or 0.  smem
+ * mappings are VM_MIXEDMAP, not VM_PFNMAP, so the page walker reports
+ * their frames like any other.
  */
-static uint64_t dm_pfn(int dmfd, const void *addr)
-{
-	__u64 v = (uintptr_t)addr;
-
-	return ioctl(dmfd, SMEM_DMTEST_VIRT_TO_PFN, &v) ? 0 : v;
-}
-
-/* The PFN behind @addr from /proc/self/pagemap (root only), or 0. */
 static uint64_t pagemap_pfn(const void *addr)
 {
 	uint64_t entry = 0;
@@ -104,7 +79,7 @@ static void expect_direct_map(struct __test_metadata *_metadata, int dmfd,
 
 	ASSERT_NE(NULL, buf);
 	for (size_t i = 0; i < npages; i++) {
-		uint64_t pfn = dm_pfn(dmfd, p + i * ps);
+		uint64_t pfn = dmtest_pfn(dmfd, p + i * ps);
 		ssize_t n;
 
 		ASSERT_NE(0, pfn) TH_LOG("page %zu: not present", i);
@@ -155,7 +130,7 @@ TEST_F(dm, control_ordinary_page_readable)
 	fill_pages(p, n, SEED);
 	/* The page-table lookup agrees with pagemap where pagemap can tell. */
 	for (size_t i = 0; i < n; i++) {
-		EXPECT_EQ(pagemap_pfn(p + i * pagesz()), dm_pfn(self->dmfd, p + i * pagesz()));
+		EXPECT_EQ(pagemap_pfn(p + i * pagesz()), dmtest_pfn(self->dmfd, p + i * pagesz()));
 	}
 	expect_direct_map(_metadata, self->dmfd, p, n, SEED, true);
 	munmap(p, n * pagesz());
@@ -170,6 +145,11 @@ TEST_F(dm, secret_pages_not_readable)
 
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("new secret: fd %d, %s", fd, strerror(errno));
 	expect_direct_map(_metadata, self->dmfd, p, n, SEED, false);
+	/* The frames are the ones pagemap shows root. */
+	for (size_t i = 0; i < n; i++) {
+		EXPECT_EQ(dmtest_pfn(self->dmfd, p + i * pagesz()), pagemap_pfn(p + i * pagesz()))
+			TH_LOG("page %zu", i);
+	}
 	/* READ: the entries are back after a read, still not in the direct map. */
 	ASSERT_EQ(0, smem_protect(fd, SMEM_PROT_READ));
 	for (size_t i = 0; i < n; i++) {
@@ -180,22 +160,10 @@ TEST_F(dm, secret_pages_not_readable)
 	close(fd);
 }
 
-/* Whether [phys, phys + len) meets a "System RAM" range of /proc/iomem. */
+/* Whether [phys, phys + len) meets a "System RAM" range of /proc/iomem (or it cannot tell). */
 static bool in_system_ram(uint64_t phys, uint64_t len)
 {
-	unsigned long long lo, hi;
-	char line[256];
-	bool found = false;
-	FILE *f = fopen("/proc/iomem", "r");
-
-	if (!f)
-		return true;
-	while (!found && fgets(line, sizeof(line), f))
-		if (strstr(line, ": System RAM") && sscanf(line, " %llx-%llx", &lo, &hi) == 2 &&
-		    lo < phys + len && phys <= hi)
-			found = true;
-	fclose(f);
-	return found;
+	return iomem_count("System RAM", phys, phys + len - 1) != 0;
 }
 
 /*
@@ -246,9 +214,9 @@ TEST_F(dm, secret_pages_not_system_ram)
 
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("new secret: fd %d, %s", fd, strerror(errno));
 	/* The control: an ordinary page is System RAM (and /proc/iomem shows addresses). */
-	ASSERT_TRUE(in_system_ram(dm_pfn(self->dmfd, &n) * pagesz(), 1));
+	ASSERT_TRUE(in_system_ram(dmtest_pfn(self->dmfd, &n) * pagesz(), 1));
 	for (size_t i = 0; i < n; i++) {
-		uint64_t pfn = dm_pfn(self->dmfd, p + i * pagesz());
+		uint64_t pfn = dmtest_pfn(self->dmfd, p + i * pagesz());
 
 		ASSERT_NE(0, pfn);
 		EXPECT_FALSE(in_system_ram(pfn * pagesz(), pagesz()))
@@ -318,13 +286,13 @@ TEST_F(dm, secret_pages_not_in_kcore)
 	ASSERT_NE(MAP_FAILED, plain);
 	ASSERT_EQ(0, mlock(plain, ps));
 	fill_pattern(plain, ps, SEED);
-	off = kcore_offset(kfd, dm_pfn(self->dmfd, plain) * ps);
+	off = kcore_offset(kfd, dmtest_pfn(self->dmfd, plain) * ps);
 	ASSERT_LT(0, off) TH_LOG("control page not in /proc/kcore");
 	ASSERT_EQ(ps, pread(kfd, buf, ps, off));
 	EXPECT_EQ(ps, check_pattern(buf, ps, SEED));
 
 	for (size_t i = 0; i < n; i++) {
-		uint64_t pfn = dm_pfn(self->dmfd, p + i * ps);
+		uint64_t pfn = dmtest_pfn(self->dmfd, p + i * ps);
 
 		ASSERT_NE(0, pfn);
 		EXPECT_EQ(0, kcore_offset(kfd, pfn * ps)) TH_LOG("page %zu is in /proc/kcore", i);
@@ -420,7 +388,7 @@ TEST_F(dm, freed_fallback_pages_wiped)
 	/* The control: the secret is there to be found while in use. */
 	expect_direct_map(_metadata, self->dmfd, p, n, SEED, true);
 	for (size_t i = 0; i < n; i++)
-		pfn[i] = dm_pfn(self->dmfd, p + i * ps);
+		pfn[i] = dmtest_pfn(self->dmfd, p + i * ps);
 	munmap(p, n * ps);
 	close(fd);
 	for (size_t i = 0; i < n; i++) {

@@ -3,24 +3,14 @@
  * Lifetime of /dev/smem objects and of the module: pages go back to the
  * pool when the last fd and the last mapping are gone (and not before),
  * the module cannot be unloaded while an object lives, load and unload
- * leave MemTotal as it was, and empty carved blocks go back to the system
- * after release_delay_ms.
+ * leave MemTotal as it was (the VMs online given-back memory:
+ * memhp_default_state=online), and the pool keeps its blocks, used or
+ * not, until the administrator shrinks it or unloads the module.
  */
 #include "kmod_util.h"
 #include "kselftest_harness.h"
 
 #define NPAGES 16
-
-static long long wait_memtotal(long long want, int ms)
-{
-	long long v = meminfo_kb("MemTotal");
-
-	for (int t = 0; v != want && t < ms; t += 20) {
-		sleep_ms(20);
-		v = meminfo_kb("MemTotal");
-	}
-	return v;
-}
 
 /* smem's "in use" answer to delete_module(2): EWOULDBLOCK, or EBUSY. */
 static bool unload_refused(void)
@@ -162,8 +152,8 @@ TEST_F(module, rmmod_refused_while_mapped)
 }
 
 /*
- * Twenty times: load, take a block out of the kernel (MemTotal drops),
- * free it, unload: MemTotal is back where it was before the first load.
+ * Twenty times: load (the pool is carved: MemTotal drops), use and free an
+ * object, unload: MemTotal is back where it was before the first load.
  */
 TEST_F_TIMEOUT(module, load_unload_memtotal, 300)
 {
@@ -175,12 +165,12 @@ TEST_F_TIMEOUT(module, load_unload_memtotal, 300)
 	before = meminfo_kb("MemTotal");
 	for (int i = 0; i < 20; i++) {
 		ASSERT_EQ(0, smem_reload("")) TH_LOG("load %d", i);
+		during = meminfo_kb("MemTotal");
 		fd = smem_new(NPAGES * pagesz());
 		ASSERT_LE(0, fd) TH_LOG("load %d: %s", i, strerror(-fd));
 		p = smem_map(fd, NPAGES * pagesz(), PROT_READ | PROT_WRITE, 0);
 		ASSERT_NE(MAP_FAILED, p);
 		memset(p, i, NPAGES * pagesz());
-		during = meminfo_kb("MemTotal");
 		munmap(p, NPAGES * pagesz());
 		close(fd);
 		/* The test means something only if memory really left the kernel. */
@@ -191,52 +181,54 @@ TEST_F_TIMEOUT(module, load_unload_memtotal, 300)
 	}
 }
 
-/* release_delay_ms=0: an empty block goes back at once, MemTotal with it. */
-TEST_F(module, release_at_once)
+/*
+ * The pool never shrinks by itself: its blocks stay, MemTotal with them,
+ * well past the old grace period (10 s) and past the retry timer of
+ * pending blocks, whether they were used or not.
+ */
+TEST_F_TIMEOUT(module, pool_keeps_its_blocks, 60)
 {
-	long long before;
-	int fd;
-
-	ASSERT_EQ(0, smem_reload("release_delay_ms=0"));
-	ASSERT_EQ(0, smem_counter("pool_blocks"));
-	before = meminfo_kb("MemTotal");
-	fd = smem_new(NPAGES * pagesz());
-	ASSERT_LE(0, fd);
-	EXPECT_LE(1, smem_counter("pool_blocks"));
-	EXPECT_GT(before, meminfo_kb("MemTotal"));
-	close(fd);
-	EXPECT_EQ(0, wait_counter("pool_blocks", 0, 5000));
-	EXPECT_EQ(0, smem_counter("pool_pages"));
-	EXPECT_EQ(before, wait_memtotal(before, 5000));
-}
-
-/* The grace period: an empty block stays for release_delay_ms, then goes. */
-TEST_F(module, release_after_delay)
-{
-	long long before, blocks;
-	double freed;
+	long long blocks, pages, memtotal;
 	int fd;
 
 	ASSERT_EQ(0, smem_reload(""));
-	ASSERT_EQ(0, smem_param_set("release_delay_ms", "2000"));
-	before = meminfo_kb("MemTotal");
+	blocks = smem_counter("pool_blocks");
+	pages = smem_counter("pool_pages");
+	memtotal = meminfo_kb("MemTotal");
+	ASSERT_LE(1, blocks);
 	fd = smem_new(NPAGES * pagesz());
 	ASSERT_LE(0, fd);
-	blocks = smem_counter("pool_blocks");
-	EXPECT_LE(1, blocks);
 	close(fd);
-	freed = now_s();
-	sleep_ms(500);
-	EXPECT_EQ(blocks, smem_counter("pool_blocks")) TH_LOG("gone before the delay");
-	EXPECT_EQ(0, wait_counter("pool_blocks", 0, 8000));
-	EXPECT_LE(1.9, now_s() - freed);
-	EXPECT_EQ(before, wait_memtotal(before, 5000));
-	/* A block that is in use again is not given back. */
-	fd = smem_new(pagesz());
+	EXPECT_EQ(0, wait_counter("pages_in_use", 0, 2000));
+	sleep_ms(12000);
+	EXPECT_EQ(blocks, smem_counter("pool_blocks"));
+	EXPECT_EQ(pages, smem_counter("pool_pages"));
+	EXPECT_EQ(memtotal, meminfo_kb("MemTotal"));
+}
+
+/* Unloading gives every block of a larger pool back, MemTotal with it. */
+TEST_F_TIMEOUT(module, unload_gives_all_back, 120)
+{
+	__u64 bs = smem_counter("block_pages") * pagesz(), out;
+	long long before, now;
+	int fd;
+
+	ASSERT_EQ(0, smem_reload(NULL));
+	before = meminfo_kb("MemTotal");
+	ASSERT_EQ(0, smem_reload("pool_mb=0"));
+	ASSERT_EQ(0, smem_pool_resize(3 * bs, &out));
+	EXPECT_EQ(3, smem_counter("pool_blocks"));
+	now = meminfo_kb("MemTotal");
+	EXPECT_TRUE(memtotal_near(now, before - (long long)(out >> 10), 3, bs))
+		TH_LOG("MemTotal %lld kB with 3 blocks out, %lld kB before", now, before);
+	fd = smem_new(NPAGES * pagesz());
 	ASSERT_LE(0, fd);
-	sleep_ms(2500);
-	EXPECT_LE(1, smem_counter("pool_blocks"));
 	close(fd);
+	ASSERT_EQ(0, smem_reload(NULL));
+	now = meminfo_kb("MemTotal");
+	EXPECT_TRUE(memtotal_near(now, before, 3, bs))
+		TH_LOG("MemTotal %lld kB after unload, %lld kB before", now, before);
+	EXPECT_EQ(0, iomem_count("smem", 0, ~0ULL));
 }
 
 /* ------------------------------------------------------- hibernation */

@@ -1,17 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The page pool of /dev/smem: counters, zeroed pages, no fragmentation,
- * exhaustion (ENOMEM, counted), and the page sources (carveout by default,
- * fallback only when allowed and then reported, reserved only for a
- * reserved range).  Tests that reload the module restore the default load
- * at the end.
+ * exhaustion (ENOSPC, counted) without the pool ever growing by itself;
+ * the administrator's sizing: pool_mb at load, SMEM_IOC_POOL_RESIZE by
+ * whole memory blocks (root only), blocks given back when empty and
+ * onlined as the kernel's policy says (auto_online_blocks), EBUSY while
+ * in use, EINTR on a signal, EOPNOTSUPP for the other sources; and the
+ * page sources (carveout by default, fallback only when allowed and then
+ * reported, reserved only for a reserved range).  Tests that reload the
+ * module restore the default load at the end.
  */
+#include <sys/stat.h>
+#include <sys/time.h>
+
 #include "kmod_util.h"
 #include "kselftest_harness.h"
 
 /* The counters, from sysfs; -1 where one cannot be read. */
 struct counters {
 	long long objects, pages_in_use, pool_pages, pool_blocks, alloc_failures;
+	long long carvable_pages, memtotal_kb;
 };
 
 static void read_counters(struct counters *c)
@@ -21,6 +29,8 @@ static void read_counters(struct counters *c)
 	c->pool_pages = smem_counter("pool_pages");
 	c->pool_blocks = smem_counter("pool_blocks");
 	c->alloc_failures = smem_counter("alloc_failures");
+	c->carvable_pages = smem_counter("carvable_pages");
+	c->memtotal_kb = meminfo_kb("MemTotal");
 }
 
 /* The query agrees with sysfs (nothing else changes them meanwhile). */
@@ -33,6 +43,8 @@ static void expect_query_agrees(struct __test_metadata *_metadata, const struct 
 	EXPECT_EQ(c->pages_in_use, q.pages_in_use);
 	EXPECT_EQ(c->pool_pages, q.pool_pages);
 	EXPECT_EQ(c->alloc_failures, q.alloc_failures);
+	EXPECT_EQ(c->carvable_pages, q.carvable_pages);
+	EXPECT_EQ(c->pool_blocks * q.block_pages, q.pool_pages);
 }
 
 /* Whether a mapping of @fd's first @npages reads all zero. */
@@ -119,6 +131,119 @@ TEST(new_pages_are_zero)
 	close(fd);
 }
 
+/* Bytes of one memory block (the query's block_pages), or 0. */
+static uint64_t block_bytes(void)
+{
+	struct smem_query q;
+
+	return smem_query(&q) ? 0 : q.block_pages * q.page_size;
+}
+
+/*
+ * The "smem" ranges of /proc/iomem: how many bytes they cover, and
+ * whether each is whole memory blocks (of @bs bytes).
+ */
+static uint64_t smem_iomem_bytes(uint64_t bs, bool *whole_blocks)
+{
+	struct iomem_entry *r;
+	int n = iomem_read(&r);
+	uint64_t total = 0;
+
+	*whole_blocks = n >= 0;
+	for (int i = 0; i < n; i++) {
+		uint64_t len = r[i].end + 1 - r[i].start;
+
+		if (strcmp(r[i].name, "smem"))
+			continue;
+		total += len;
+		*whole_blocks &= !(r[i].start % bs) && !(len % bs);
+	}
+	if (n >= 0)
+		free(r);
+	return total;
+}
+
+/*
+ * The pool holds @blocks memory blocks of @bs bytes: the counters, the
+ * query and /proc/iomem (an exclusive "smem" range over each carved
+ * block, which keeps /dev/mem out) all say so.
+ */
+static void expect_pool_blocks(struct __test_metadata *_metadata, uint64_t bs, long long blocks)
+{
+	struct counters c;
+	bool whole;
+
+	read_counters(&c);
+	EXPECT_EQ(blocks, c.pool_blocks);
+	EXPECT_EQ(blocks * bs, c.pool_pages * pagesz());
+	EXPECT_EQ(blocks * bs, smem_iomem_bytes(bs, &whole));
+	EXPECT_TRUE(whole) TH_LOG("an smem range of /proc/iomem is not whole blocks");
+	expect_query_agrees(_metadata, &c);
+}
+
+/* The start of each "smem" range of /proc/iomem (at most @max): their number. */
+static int smem_iomem_starts(__u64 *starts, int max)
+{
+	struct iomem_entry *r;
+	int n = iomem_read(&r), found = 0;
+
+	for (int i = 0; i < n && found < max; i++)
+		if (!strcmp(r[i].name, "smem"))
+			starts[found++] = r[i].start;
+	if (n >= 0)
+		free(r);
+	return found;
+}
+
+/*
+ * Whether the kernel onlines memory given back to it: auto_online_blocks
+ * other than "offline" (memhp_default_state=online, as in the test VMs).
+ */
+static bool kernel_onlines_memory(void)
+{
+	char policy[32];
+
+	return !read_text("/sys/devices/system/memory/auto_online_blocks", policy, sizeof(policy)) &&
+	       strcmp(policy, "offline");
+}
+
+/*
+ * MemTotal is @want_kb, give or take the memmaps of @blocks blocks of @bs
+ * bytes, where the kernel onlines memory given back to it (the test VMs):
+ * then every block was online before it was carved.  Elsewhere a block
+ * given back earlier may have been offline, out of MemTotal already.
+ */
+static void expect_memtotal(struct __test_metadata *_metadata, long long want_kb,
+			    long long blocks, uint64_t bs)
+{
+	long long now = meminfo_kb("MemTotal");
+
+	if (!kernel_onlines_memory())
+		return;
+	EXPECT_TRUE(memtotal_near(now, want_kb, blocks, bs))
+		TH_LOG("MemTotal %lld kB, want %lld kB give or take %lld memmaps", now, want_kb, blocks);
+}
+
+/*
+ * Blocks given back follow the kernel's onlining policy: the memory block
+ * that starts at @phys is System RAM in /proc/iomem again, online if the
+ * kernel onlines hot-added memory, offline if not.
+ */
+static void expect_given_back(struct __test_metadata *_metadata, uint64_t phys, uint64_t bs)
+{
+	char path[128], state[32];
+
+	snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%llu/state",
+		 (unsigned long long)(phys / bs));
+	ASSERT_EQ(0, read_text(path, state, sizeof(state))) TH_LOG("%s: block not given back", path);
+	EXPECT_STREQ(kernel_onlines_memory() ? "online" : "offline", state)
+		TH_LOG("block at %#llx", (unsigned long long)phys);
+	EXPECT_EQ(1, iomem_count("System RAM", phys, phys + bs - 1))
+		TH_LOG("block at %#llx", (unsigned long long)phys);
+	EXPECT_EQ(0, iomem_count("smem", phys, phys + bs - 1))
+		TH_LOG("block at %#llx still claimed", (unsigned long long)phys);
+}
+
 /* ------------------------------------------------ reloaded module */
 
 /*
@@ -130,18 +255,21 @@ TEST(new_pages_are_zero)
 #define RELOAD_FIXTURE(name, params)					\
 	FIXTURE(name) {							\
 		struct smem_query q;	/* right after the reload */	\
+		uint64_t bs;		/* bytes of a memory block */	\
 	};								\
 	FIXTURE_SETUP(name)						\
 	{								\
 		ASSERT_EQ(0, smem_reload(params)) TH_LOG("modprobe smem %s", params); \
 		ASSERT_EQ(0, smem_query(&self->q));			\
+		self->bs = self->q.block_pages * self->q.page_size;	\
 	}								\
 	FIXTURE_TEARDOWN_PARENT(name)					\
 	{								\
 		EXPECT_EQ(0, smem_reload_default()) TH_LOG("default load not restored"); \
 	}
 
-RELOAD_FIXTURE(capped, "pool_max_mb=128")
+RELOAD_FIXTURE(one_block, "pool_mb=128")
+RELOAD_FIXTURE(empty, "pool_mb=0")
 RELOAD_FIXTURE(fallback, "page_source=fallback allow_fallback=1")
 
 /* Tests that load the module themselves, and must not leave it unloaded. */
@@ -157,12 +285,25 @@ FIXTURE_TEARDOWN_PARENT(loads)
 	EXPECT_EQ(0, smem_reload_default()) TH_LOG("default load not restored");
 }
 
+/* The default load carves pool_mb (128 MiB, one block in the test VMs) at once. */
+TEST(default_pool_carved_at_load)
+{
+	uint64_t bs = block_bytes();
+	char mb[32];
+
+	ASSERT_NE(0, bs);
+	ASSERT_EQ(0, smem_param_get("pool_mb", mb, sizeof(mb)));
+	EXPECT_STREQ("128", mb);
+	ASSERT_EQ(0, (128ULL << 20) % bs) TH_LOG("block of %llu MiB", (unsigned long long)bs >> 20);
+	expect_pool_blocks(_metadata, bs, (128ULL << 20) / bs);
+}
+
 /*
  * Many objects of mixed sizes, freed in random order while others come,
  * leave the pool full of holes; an object as large as all the free pages
- * of the capped pool together still fits.
+ * of the one-block pool together still fits.
  */
-TEST_F_TIMEOUT(capped, fill_fragmented_pool, 120)
+TEST_F_TIMEOUT(one_block, fill_fragmented_pool, 120)
 {
 	size_t max = self->q.pool_pages, ps = pagesz();
 	unsigned int seed = 42;
@@ -170,7 +311,7 @@ TEST_F_TIMEOUT(capped, fill_fragmented_pool, 120)
 	long long in_use;
 	int big;
 
-	ASSERT_EQ(128ULL << 20, max * ps);
+	ASSERT_EQ(self->q.block_pages, max);
 	for (int round = 0; round < 1000; round++) {
 		int i;
 
@@ -193,7 +334,7 @@ TEST_F_TIMEOUT(capped, fill_fragmented_pool, 120)
 	big = smem_new((max - in_use) * ps);
 	ASSERT_LE(0, big) TH_LOG("%lld free pages in one object: %s", max - in_use, strerror(-big));
 	EXPECT_EQ(max, smem_counter("pages_in_use"));
-	EXPECT_EQ(-ENOMEM, smem_new(ps));
+	EXPECT_EQ(-ENOSPC, smem_new(ps));
 	close(big);
 	while (n--)
 		close(fds[n]);
@@ -201,10 +342,10 @@ TEST_F_TIMEOUT(capped, fill_fragmented_pool, 120)
 }
 
 /*
- * Every page of the capped pool is written and freed, then every page is
- * handed out again: each reads zero.
+ * Every page of the one-block pool is written and freed, then every page
+ * is handed out again: each reads zero.
  */
-TEST_F_TIMEOUT(capped, reused_pages_are_zero, 120)
+TEST_F_TIMEOUT(one_block, reused_pages_are_zero, 120)
 {
 	size_t max = self->q.pool_pages;
 	int fd;
@@ -218,7 +359,12 @@ TEST_F_TIMEOUT(capped, reused_pages_are_zero, 120)
 	}
 }
 
-TEST_F(capped, exhausted_enomem)
+/*
+ * A full pool answers ENOSPC, counted in alloc_failures, and does not
+ * grow: no block is carved, MemTotal stays, and the object that failed is
+ * left empty and usable.
+ */
+TEST_F(one_block, exhausted_enospc)
 {
 	size_t max = self->q.pool_pages, ps = pagesz();
 	struct counters before, after;
@@ -230,13 +376,17 @@ TEST_F(capped, exhausted_enomem)
 	b = smem_open();
 	ASSERT_LE(0, b);
 	read_counters(&before);
-	EXPECT_EQ(-ENOMEM, smem_alloc(b, 11 * ps));
+	ASSERT_LT(0, before.carvable_pages) TH_LOG("nothing to carve: the test would prove nothing");
+	EXPECT_EQ(-ENOSPC, smem_alloc(b, 11 * ps));
+	EXPECT_EQ(-ENOSPC, smem_alloc(b, (max + 1) * ps));
 	read_counters(&after);
-	EXPECT_EQ(before.alloc_failures + 1, after.alloc_failures);
+	EXPECT_EQ(before.alloc_failures + 2, after.alloc_failures);
 	EXPECT_EQ(before.pages_in_use, after.pages_in_use);
 	EXPECT_EQ(before.objects, after.objects);
+	EXPECT_EQ(before.pool_blocks, after.pool_blocks);
+	EXPECT_EQ(before.carvable_pages, after.carvable_pages);
+	EXPECT_EQ(before.memtotal_kb, after.memtotal_kb);
 	expect_query_agrees(_metadata, &after);
-	/* The failure left the object empty and usable. */
 	ASSERT_EQ(0, smem_obj_info(b, &info));
 	EXPECT_EQ(0, info.size);
 	EXPECT_EQ(0, smem_alloc(b, 10 * ps));
@@ -246,33 +396,250 @@ TEST_F(capped, exhausted_enomem)
 }
 
 /*
- * pool_max_mb is writable at run time: the query follows it, a larger
- * allocation than it allows is EINVAL, and the size the query reports is
- * one an empty pool can really give.
+ * pool_mb=0: an empty pool, and it stays empty whatever is asked of it:
+ * ALLOC never carves (ENOSPC, counted), although blocks could be carved.
  */
-TEST_F(capped, pool_max_mb_at_run_time)
+TEST_F(empty, alloc_never_carves)
 {
-	struct smem_query q;
+	struct counters before, after;
 	int fd;
 
-	ASSERT_EQ(0, smem_param_set("pool_max_mb", "64"));
-	ASSERT_EQ(0, smem_query(&q));
-	EXPECT_GE((64ULL << 20) / pagesz(), q.pool_pages);
-	fd = smem_open();
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EINVAL, smem_alloc(fd, (64ULL << 20) + 1));
-	EXPECT_EQ(-EINVAL, smem_alloc(fd, (q.pool_pages + 1) * pagesz()));
-	if (q.pool_pages) {
-		EXPECT_EQ(0, smem_alloc(fd, q.pool_pages * pagesz()))
-			TH_LOG("the query promises %llu pages", (unsigned long long)q.pool_pages);
+	read_counters(&before);
+	EXPECT_EQ(0, before.pool_pages);
+	EXPECT_EQ(0, before.pool_blocks);
+	EXPECT_EQ(0, iomem_count("smem", 0, ~0ULL));
+	EXPECT_EQ(0, self->q.status & SMEM_STATUS_POOL_BELOW_BLOCK);
+	ASSERT_LE(self->q.block_pages, before.carvable_pages) TH_LOG("nothing to carve here");
+	for (int i = 0; i < 3; i++) {
+		fd = smem_new(pagesz() << i);
+		EXPECT_EQ(-ENOSPC, fd) TH_LOG("%zu bytes", pagesz() << i);
+		if (fd >= 0)
+			close(fd);
 	}
+	read_counters(&after);
+	EXPECT_EQ(before.alloc_failures + 3, after.alloc_failures);
+	EXPECT_EQ(0, after.pool_pages);
+	EXPECT_EQ(0, after.pool_blocks);
+	EXPECT_EQ(before.carvable_pages, after.carvable_pages);
+	EXPECT_EQ(before.memtotal_kb, after.memtotal_kb);
+}
+
+/*
+ * SMEM_IOC_POOL_RESIZE grows by whole blocks (a size is rounded down to
+ * them), answers with the pool's new size, takes each block out of
+ * MemTotal and claims it in /proc/iomem; the same size again changes
+ * nothing; the pages are there for objects; shrinking below one block
+ * gives every block back to the kernel, which onlines it by its own
+ * policy.
+ */
+TEST_F_TIMEOUT(empty, resize_grows_by_whole_blocks, 120)
+{
+	__u64 bs = self->bs, out, starts[2];
+	long long memtotal = meminfo_kb("MemTotal"), carvable = smem_counter("carvable_pages");
+	int fd;
+
+	ASSERT_NE(0, bs);
+	EXPECT_EQ(0, smem_pool_resize(bs - 1, &out)) TH_LOG("a byte less than a block");
+	EXPECT_EQ(0, out);
+	expect_pool_blocks(_metadata, bs, 0);
+	EXPECT_EQ(0, smem_pool_resize(bs, &out));
+	EXPECT_EQ(bs, out);
+	expect_pool_blocks(_metadata, bs, 1);
+	expect_memtotal(_metadata, memtotal - (long long)(bs >> 10), 1, bs);
+	EXPECT_EQ(carvable - (long long)self->q.block_pages, smem_counter("carvable_pages"));
+
+	EXPECT_EQ(0, smem_pool_resize(bs, &out)) TH_LOG("the same size again");
+	EXPECT_EQ(bs, out);
+	EXPECT_EQ(0, smem_pool_resize(2 * bs - 1, &out)) TH_LOG("a byte less than two blocks");
+	EXPECT_EQ(bs, out);
+	expect_pool_blocks(_metadata, bs, 1);
+
+	EXPECT_EQ(0, smem_pool_resize(2 * bs, &out));
+	EXPECT_EQ(2 * bs, out);
+	expect_pool_blocks(_metadata, bs, 2);
+	expect_memtotal(_metadata, memtotal - 2 * (long long)(bs >> 10), 2, bs);
+
+	/* Every page of both blocks, in one object. */
+	fd = smem_new(2 * bs);
+	ASSERT_LE(0, fd) TH_LOG("the whole pool: %s", strerror(-fd));
+	EXPECT_TRUE(object_is_zero(fd, 2 * self->q.block_pages));
+	EXPECT_EQ(-ENOSPC, smem_new(pagesz()));
 	close(fd);
+
+	ASSERT_EQ(2, smem_iomem_starts(starts, 2));
+	EXPECT_EQ(0, smem_pool_resize(bs - 1, &out)) TH_LOG("less than a block: empty");
+	EXPECT_EQ(0, out);
+	expect_pool_blocks(_metadata, bs, 0);
+	for (int i = 0; i < 2; i++)
+		expect_given_back(_metadata, starts[i], bs);
+	EXPECT_EQ(carvable, smem_counter("carvable_pages"));
+	EXPECT_EQ(0, smem_counter("pending_blocks"));
+	expect_memtotal(_metadata, memtotal, 2, bs);
+}
+
+/*
+ * Shrinking gives back the empty blocks and stops with EBUSY at the ones
+ * in use, saying how large the pool still is; the object in use is not
+ * disturbed; once it is gone the pool can be emptied.
+ */
+TEST_F_TIMEOUT(empty, resize_shrink_busy_while_in_use, 120)
+{
+	size_t ps = pagesz();
+	__u64 bs = self->bs, out;
+	unsigned char *p;
+	int fd;
+
+	ASSERT_EQ(0, smem_pool_resize(2 * bs, &out));
+	ASSERT_EQ(2 * bs, out);
+	fd = smem_new(4 * ps);
+	ASSERT_LE(0, fd);
+	p = smem_map(fd, 4 * ps, PROT_READ | PROT_WRITE, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pattern(p, 4 * ps, 8);
+
+	EXPECT_EQ(-EBUSY, smem_pool_resize(0, &out));
+	EXPECT_EQ(bs, out) TH_LOG("the empty block should have gone back");
+	expect_pool_blocks(_metadata, bs, 1);
+	EXPECT_EQ(-EBUSY, smem_pool_resize(0, &out)) TH_LOG("again");
+	EXPECT_EQ(bs, out);
+	EXPECT_EQ(4 * ps, check_pattern(p, 4 * ps, 8));
+	EXPECT_EQ(0, smem_protect(fd, SMEM_PROT_READ));
+	EXPECT_EQ(4 * ps, check_pattern(p, 4 * ps, 8));
+
+	/* The mapping alone keeps the object, and its block. */
+	close(fd);
+	EXPECT_EQ(-EBUSY, smem_pool_resize(0, &out));
+	munmap(p, 4 * ps);
+	EXPECT_EQ(0, wait_counter("objects", 0, 2000));
+	EXPECT_EQ(0, smem_pool_resize(0, &out));
+	EXPECT_EQ(0, out);
+	expect_pool_blocks(_metadata, bs, 0);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * A signal stops a long resize between two blocks: EINTR (the handler has
+ * no SA_RESTART), with the blocks carved so far in the pool and in the
+ * answer.  The first signal comes halfway through the time one block
+ * takes here (taking a block offline does not stop for it), then one
+ * every 10 ms, so a signal is pending when the resize looks again.
+ */
+TEST_F_TIMEOUT(empty, resize_interrupted_by_signal, 120)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval it = { .it_interval = { 0, 10000 } };
+	struct itimerval off = { 0 };
+	__u64 bs = self->bs, out;
+	int fd = smem_open(), ret;
+	double one;
+
+	ASSERT_LE(0, fd);
+	ASSERT_LE(4 * self->q.block_pages, self->q.carvable_pages) TH_LOG("fewer than 4 blocks to carve");
+	one = now_s();
+	ASSERT_EQ(0, smem_pool_resize_fd(fd, bs, &out));
+	one = now_s() - one;
+	ASSERT_EQ(0, smem_pool_resize_fd(fd, 0, &out));
+	it.it_value.tv_sec = (time_t)(one / 2);
+	it.it_value.tv_usec = (suseconds_t)((one / 2 - (double)it.it_value.tv_sec) * 1e6) + 1;
+	TH_LOG("one block takes %.0f ms", one * 1e3);
+
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
+	ret = smem_pool_resize_fd(fd, 4 * bs, &out);
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &off, NULL));
+	close(fd);
+	signal(SIGALRM, SIG_DFL);
+	TH_LOG("%llu of 4 blocks carved before the signal", (unsigned long long)(out / bs));
+	EXPECT_EQ(-EINTR, ret);
+	EXPECT_LE(bs, out) TH_LOG("the block being carved when the signal came is kept");
+	EXPECT_GT(4 * bs, out);
+	EXPECT_EQ(out, smem_counter("pool_pages") * pagesz());
+	expect_pool_blocks(_metadata, bs, out / bs);
+	EXPECT_EQ(0, smem_pool_resize(0, &out));
+	EXPECT_EQ(0, out);
+}
+
+/* Only CAP_SYS_ADMIN resizes: root without it, and any other user, get EPERM. */
+TEST_F(empty, resize_needs_cap_sys_admin)
+{
+	pid_t pid;
+
+	for (int as_nobody = 0; as_nobody < 2; as_nobody++) {
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			int fd = smem_open(), ret;
+			__u64 out;
+
+			if (fd < 0)
+				child_fail("open %s: %s", SMEM_DEV, strerror(-fd));
+			ret = as_nobody ? become_user(65534, 65534, 0) : caps_drop(CAP_MASK(CAP_SYS_ADMIN));
+			if (ret)
+				child_fail("dropping privileges: %s", strerror(-ret));
+			ret = smem_pool_resize_fd(fd, self->bs, &out);
+			if (ret != -EPERM)
+				child_fail("resize without CAP_SYS_ADMIN: %s, want EPERM", strerror(-ret));
+			_exit(0);
+		}
+		EXPECT_EQ(0, wait_child(pid)) TH_LOG("as_nobody %d", as_nobody);
+	}
+	expect_pool_blocks(_metadata, self->bs, 0);
+}
+
+/*
+ * Asked for more than can be carved, the pool takes every eligible block,
+ * then says ENOSPC with its size; nothing is left to carve; blocks that
+ * refused are remembered, so asking again tries none of them.  Everything
+ * goes back.
+ */
+TEST_F_TIMEOUT(empty, resize_enospc_when_nothing_left, 300)
+{
+	__u64 bs = self->bs, out, again;
+	long long memtotal = meminfo_kb("MemTotal"), refused;
+	double t;
+
+	EXPECT_EQ(-ENOSPC, smem_pool_resize(1ULL << 50, &out));
+	refused = smem_counter("refused_blocks");
+	TH_LOG("carved %llu MiB of %lld MiB, %lld blocks refused", (unsigned long long)out >> 20,
+	       memtotal >> 10, refused);
+	EXPECT_LE(bs, out);
+	EXPECT_EQ(out, smem_counter("pool_pages") * pagesz());
+	EXPECT_EQ(0, smem_counter("carvable_pages"));
+	expect_memtotal(_metadata, memtotal - (long long)(out >> 10), out / bs, bs);
+	t = now_s();
+	EXPECT_EQ(-ENOSPC, smem_pool_resize(1ULL << 50, &again));
+	TH_LOG("asked again: %.2f s", now_s() - t);
+	EXPECT_EQ(out, again);
+	EXPECT_EQ(refused, smem_counter("refused_blocks"));
+	EXPECT_EQ(0, smem_pool_resize(0, &out));
+	EXPECT_EQ(0, out);
+}
+
+/* pool_mb is set at load only: the pool is the administrator's, sized by resize. */
+TEST_F(loads, pool_mb_whole_blocks)
+{
+	uint64_t bs = block_bytes();
+	char params[64];
+	struct stat st;
+
+	ASSERT_NE(0, bs);
+	ASSERT_EQ(0, stat(SMEM_PARAMS "pool_mb", &st));
+	EXPECT_EQ(0444, st.st_mode & 0777);
+	snprintf(params, sizeof(params), "pool_mb=%llu", (unsigned long long)(2 * bs) >> 20);
+	ASSERT_EQ(0, smem_reload(params)) TH_LOG("modprobe smem %s", params);
+	expect_pool_blocks(_metadata, bs, 2);
 }
 
 TEST_F(fallback, reported)
 {
 	struct smem_object_info info;
+	struct smem_query q;
 	char src[32];
+	__u64 out;
 	int fd;
 
 	EXPECT_EQ(SMEM_SOURCE_FALLBACK, self->q.page_source);
@@ -290,6 +657,11 @@ TEST_F(fallback, reported)
 	ASSERT_EQ(0, fill_object(fd, 4, 0x5a));
 	close(fd);
 	EXPECT_EQ(0, smem_counter("pages_in_use"));
+	/* Nothing to carve or give back. */
+	EXPECT_EQ(-EOPNOTSUPP, smem_pool_resize(256ULL << 20, &out));
+	ASSERT_EQ(0, smem_query(&q));
+	EXPECT_EQ(q.pool_pages * q.page_size, out);
+	EXPECT_EQ(-EOPNOTSUPP, smem_pool_resize(0, &out));
 }
 
 /* A load that must fail: modprobe fails and no module stays. */
@@ -308,43 +680,22 @@ TEST_F(loads, bad_sources_refused)
 	expect_load_refused(_metadata, "page_source=reserved reserved_range=junk");
 }
 
-/* Whether a resource of /proc/iomem is named @name. */
-static bool iomem_has(const char *name)
-{
-	char line[256], *colon;
-	bool found = false;
-	FILE *f = fopen("/proc/iomem", "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		colon = strstr(line, " : ");
-		found = colon && !strncmp(colon + 3, name, strlen(name)) &&
-			colon[3 + strlen(name)] == '\n';
-	}
-	fclose(f);
-	return found;
-}
-
 /* The highest System RAM range of /proc/iomem that holds 64 MiB, aligned. */
 static uint64_t system_ram_64m(void)
 {
-	unsigned long long lo, hi, best = 0;
-	char line[256];
-	FILE *f = fopen("/proc/iomem", "r");
+	struct iomem_entry *r;
+	int n = iomem_read(&r);
+	uint64_t best = 0;
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		uint64_t start;
+	for (int i = 0; i < n; i++) {
+		uint64_t start = (r[i].start + (64ULL << 20) - 1) & ~((64ULL << 20) - 1);
 
-		if (!strstr(line, ": System RAM") || sscanf(line, " %llx-%llx", &lo, &hi) != 2)
-			continue;
-		start = (lo + (64ULL << 20) - 1) & ~((64ULL << 20) - 1);
-		if (start + (64ULL << 20) <= hi + 1 && start > best)
+		if (!strcmp(r[i].name, "System RAM") && start + (64ULL << 20) <= r[i].end + 1 &&
+		    start > best)
 			best = start;
 	}
-	fclose(f);
+	if (n >= 0)
+		free(r);
 	return best;
 }
 
@@ -370,6 +721,7 @@ TEST_F(loads, reserved_source)
 	struct smem_object_info info;
 	struct smem_query q;
 	char cmdline[1024], params[128], *m;
+	__u64 out;
 	int fd;
 
 	ASSERT_EQ(0, read_text("/proc/cmdline", cmdline, sizeof(cmdline)));
@@ -384,11 +736,15 @@ TEST_F(loads, reserved_source)
 	ASSERT_EQ(0, smem_query(&q));
 	EXPECT_EQ(SMEM_SOURCE_RESERVED, q.page_source);
 	EXPECT_TRUE(q.features & SMEM_FEAT_NO_DIRECT_MAP);
-	EXPECT_EQ(q.pool_pages, q.pool_pages);
+	EXPECT_EQ(0, q.block_pages);
 	EXPECT_LT(0, q.pool_pages);
+	/* The range is the pool: no resize. */
+	EXPECT_EQ(-EOPNOTSUPP, smem_pool_resize(0, &out));
+	EXPECT_EQ(q.pool_pages * q.page_size, out);
+	EXPECT_EQ(q.pool_pages, smem_counter("pool_pages"));
 	fd = smem_open();
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EINVAL, smem_alloc(fd, (q.pool_pages + 1) * pagesz()));
+	EXPECT_EQ(-ENOSPC, smem_alloc(fd, (q.pool_pages + 1) * pagesz()));
 	ASSERT_EQ(0, smem_alloc(fd, q.pool_pages * pagesz()));
 	ASSERT_EQ(0, smem_obj_info(fd, &info));
 	EXPECT_EQ(SMEM_SOURCE_RESERVED, info.page_source);
@@ -396,11 +752,11 @@ TEST_F(loads, reserved_source)
 	EXPECT_TRUE(object_is_zero(fd, q.pool_pages));
 	ASSERT_EQ(0, fill_object(fd, q.pool_pages, 0x11));
 	/* Full: no page left for anyone. */
-	EXPECT_EQ(-ENOMEM, smem_new(pagesz()));
+	EXPECT_EQ(-ENOSPC, smem_new(pagesz()));
 	close(fd);
 	EXPECT_EQ(0, smem_counter("pages_in_use"));
 	/* Claimed in /proc/iomem while loaded, released at unload: it loads again. */
-	EXPECT_TRUE(iomem_has("smem"));
+	EXPECT_LE(1, iomem_count("smem", 0, ~0ULL));
 	ASSERT_EQ(0, smem_reload(params)) TH_LOG("second modprobe smem %s", params);
 	fd = smem_new(q.pool_pages * pagesz());
 	ASSERT_LE(0, fd);

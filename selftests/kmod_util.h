@@ -3,8 +3,10 @@
  * Helpers shared by the kmod_*_test programs: the /dev/smem ioctls as
  * functions returning 0 or a negative errno, the module's sysfs counters
  * and parameters, reloading the module with other parameters, /proc
- * lookups (meminfo, pagemap) and fd passing.  Time, children and fault
- * probes come from test_util.h, shared with the lib_*_test programs.
+ * lookups (meminfo, status, iomem), fd passing, credentials (another
+ * user, fewer capabilities, RLIMIT_MEMLOCK), failing children, and the
+ * test module smem_dmtest.  Time, children and fault probes come from
+ * test_util.h, shared with the lib_*_test programs.
  *
  * Everything is static inline: each test program is one translation unit.
  * None of these helpers uses the harness's ASSERT macros, so they are
@@ -15,7 +17,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +27,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -30,8 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/smem.h>
 
+#include "module/smem_dmtest.h"
 #include "test_util.h"
 
 #define SMEM_DEV		"/dev/smem"
@@ -117,6 +125,36 @@ static inline int smem_query(struct smem_query *q)
 		return fd;
 	memset(q, 0xa5, sizeof(*q));
 	ret = smem_ioctl(fd, SMEM_IOC_QUERY, q);
+	close(fd);
+	return ret;
+}
+
+/*
+ * SMEM_IOC_POOL_RESIZE to @bytes on @fd: 0 or -errno.  *@pool_size (when
+ * not NULL) gets the kernel's answer, the pool's size in bytes, or ~0
+ * where the kernel wrote none.
+ */
+static inline int smem_pool_resize_fd(int fd, __u64 bytes, __u64 *pool_size)
+{
+	struct smem_pool_resize r = { .size = bytes, .pool_size = ~0ULL };
+	int ret = smem_ioctl(fd, SMEM_IOC_POOL_RESIZE, &r);
+
+	if (pool_size)
+		*pool_size = r.pool_size;
+	return ret;
+}
+
+/* The same through a short-lived fd. */
+static inline int smem_pool_resize(__u64 bytes, __u64 *pool_size)
+{
+	int fd = smem_open(), ret;
+
+	if (fd < 0) {
+		if (pool_size)
+			*pool_size = ~0ULL;
+		return fd;
+	}
+	ret = smem_pool_resize_fd(fd, bytes, pool_size);
 	close(fd);
 	return ret;
 }
@@ -339,13 +377,13 @@ static inline int smem_reload_default(void)
 	return smem_reload("");
 }
 
-/* A field of /proc/meminfo in kB, or -1. */
-static inline long long meminfo_kb(const char *key)
+/* The number after "@key:" in the /proc file @path (kB for sizes), or -1. */
+static inline long long proc_field(const char *path, const char *key)
 {
 	char line[256];
 	size_t n = strlen(key);
 	long long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -1;
@@ -356,6 +394,254 @@ static inline long long meminfo_kb(const char *key)
 		}
 	fclose(f);
 	return v;
+}
+
+/* A field of /proc/meminfo in kB, or -1. */
+static inline long long meminfo_kb(const char *key)
+{
+	return proc_field("/proc/meminfo", key);
+}
+
+/* Poll MemTotal until it is @want kB, for at most @ms: the last value read. */
+static inline long long wait_memtotal(long long want, int ms)
+{
+	long long v = meminfo_kb("MemTotal");
+
+	for (int t = 0; v != want && t < ms; t += 20) {
+		sleep_ms(20);
+		v = meminfo_kb("MemTotal");
+	}
+	return v;
+}
+
+/*
+ * Whether MemTotal @now_kb is @want_kb, give or take the memmaps of
+ * @blocks memory blocks of @bs bytes (their struct pages: 64 bytes a
+ * page, 1/64): removing a block can free its boot-time memmap into
+ * MemTotal, and a block added back takes a new one from MemTotal.
+ */
+static inline bool memtotal_near(long long now_kb, long long want_kb, long long blocks,
+				 uint64_t bs)
+{
+	long long slack = blocks * (long long)(bs >> 10) / 64;
+
+	return now_kb >= want_kb - slack && now_kb <= want_kb + slack;
+}
+
+/* VmLck of this process (memory locked in its mm), in kB, or -1. */
+static inline long long vmlck_kb(void)
+{
+	return proc_field("/proc/self/status", "VmLck");
+}
+
+/* ------------------------------------------------------------- iomem */
+
+/* One line of /proc/iomem: [start, end], nesting depth (0: top level), name. */
+struct iomem_entry {
+	unsigned long long start, end;
+	int depth;
+	char name[64];
+};
+
+/*
+ * The ranges of /proc/iomem, in file order, into *@ranges (malloc()ed, to
+ * be freed): their number, or -errno.  Real addresses only as root.
+ */
+static inline int iomem_read(struct iomem_entry **ranges)
+{
+	struct iomem_entry *r = NULL;
+	char line[256];
+	int n = 0, cap = 0;
+	FILE *f = fopen("/proc/iomem", "r");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		struct iomem_entry e = { 0 };
+		int name_at = 0;
+		char *nl;
+
+		while (line[e.depth] == ' ')
+			e.depth++;
+		if (sscanf(line, " %llx-%llx : %n", &e.start, &e.end, &name_at) != 2 || !name_at)
+			continue;
+		e.depth /= 2;
+		snprintf(e.name, sizeof(e.name), "%s", line + name_at);
+		nl = strchr(e.name, '\n');
+		if (nl)
+			*nl = 0;
+		if (n == cap) {
+			struct iomem_entry *bigger = realloc(r, (cap = cap ? 2 * cap : 64) * sizeof(*r));
+
+			if (!bigger) {
+				free(r);
+				fclose(f);
+				return -ENOMEM;
+			}
+			r = bigger;
+		}
+		r[n++] = e;
+	}
+	fclose(f);
+	*ranges = r;
+	return n;
+}
+
+/* Whether range @r meets [@start, @end]. */
+static inline bool iomem_meets(const struct iomem_entry *r, unsigned long long start,
+			       unsigned long long end)
+{
+	return r->start <= end && start <= r->end;
+}
+
+/*
+ * How many ranges of /proc/iomem named @name (any depth) meet
+ * [@start, @end]; -errno when /proc/iomem cannot be read.
+ */
+static inline int iomem_count(const char *name, unsigned long long start, unsigned long long end)
+{
+	struct iomem_entry *r;
+	int n = iomem_read(&r), found = 0;
+
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		found += !strcmp(r[i].name, name) && iomem_meets(&r[i], start, end);
+	free(r);
+	return found;
+}
+
+/* ---------------------------------------------------------- credentials */
+
+#define CAP_MASK(cap)	(1ULL << (cap))
+
+/* The effective capabilities of this thread as a mask, or 0 when unknown. */
+static inline uint64_t caps_effective(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return 0;
+	return data[0].effective | (uint64_t)data[1].effective << 32;
+}
+
+/*
+ * Take the capabilities in @mask out of this thread's effective,
+ * permitted and inheritable sets (~0ULL: all of them): 0 or -errno.
+ */
+static inline int caps_drop(uint64_t mask)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	for (int i = 0; i < 2; i++) {
+		uint32_t m = (uint32_t)(mask >> (32 * i));
+
+		data[i].effective &= ~m;
+		data[i].permitted &= ~m;
+		data[i].inheritable &= ~m;
+	}
+	if (syscall(SYS_capset, &hdr, data))
+		return -errno;
+	return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) ? -errno : 0;
+}
+
+/* RLIMIT_MEMLOCK, soft and hard, to @bytes: 0 or -errno. */
+static inline int set_memlock(rlim_t bytes)
+{
+	struct rlimit rl = { bytes, bytes };
+
+	return setrlimit(RLIMIT_MEMLOCK, &rl) ? -errno : 0;
+}
+
+/*
+ * From root, become @uid (group @uid, supplementary group @group only)
+ * with no capability but those in @keep, in every set: 0, or -errno
+ * (-EPERM also when the result is not exactly that).
+ */
+static inline int become_user(uid_t uid, gid_t group, uint64_t keep)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { { 0 } };
+
+	if (setgroups(1, &group) || prctl(PR_SET_KEEPCAPS, !!keep, 0, 0, 0) ||
+	    setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+		return -errno;
+	/* setuid() kept the permitted set (PR_SET_KEEPCAPS) or cleared it. */
+	for (int i = 0; i < 2; i++)
+		data[i].effective = data[i].permitted = (uint32_t)(keep >> (32 * i));
+	if (syscall(SYS_capset, &hdr, data) || prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) ||
+	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0))
+		return -errno;
+	return getuid() == uid && geteuid() == uid && caps_effective() == keep ? 0 : -EPERM;
+}
+
+/* ------------------------------------------------------------- children */
+
+/*
+ * End a forked child (or an exec'd helper image) that found something
+ * wrong: say what on stderr, which the test's output shows, then exit 1.
+ */
+static inline void __attribute__((noreturn, format(printf, 1, 2)))
+child_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "# child %d (uid %d): ", (int)getpid(), (int)getuid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+	_exit(1);
+}
+
+/* -------------------------------------------------------- smem_dmtest */
+
+#define DMTEST_DEV	"/dev/smem_dmtest"
+
+/*
+ * Open smem_dmtest's device (selftests/module), loading the module when it
+ * is not there (then *@loaded is set): the fd, or -errno.
+ */
+static inline int dmtest_open(bool *loaded)
+{
+	int fd;
+
+	*loaded = false;
+	if (access(DMTEST_DEV, F_OK)) {
+		int ko = open(SMEM_DMTEST_PATH, O_RDONLY | O_CLOEXEC), err = 0;
+
+		if (ko < 0)
+			return -errno;
+		if (syscall(SYS_finit_module, ko, "", 0))
+			err = -errno;
+		close(ko);
+		if (err)
+			return err;
+		*loaded = true;
+	}
+	fd = open(DMTEST_DEV, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Drop this process's references to smem_dmtest, unload it if @loaded. */
+static inline void dmtest_release(bool loaded)
+{
+	drop_device_refs(DMTEST_DEV);
+	if (loaded)
+		unload_module("smem_dmtest");
+}
+
+/* The frame number mapped at @addr in this process (page tables), or 0. */
+static inline uint64_t dmtest_pfn(int dmfd, const volatile void *addr)
+{
+	__u64 v = (uintptr_t)addr;
+
+	return ioctl(dmfd, SMEM_DMTEST_VIRT_TO_PFN, &v) ? 0 : v;
 }
 
 /* --------------------------------------------------------- fd passing */

@@ -13,6 +13,7 @@
 #ifndef SMEM_LIB_UTIL_H
 #define SMEM_LIB_UTIL_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -210,6 +211,80 @@ static inline int lib_check_fn(const void *buf, size_t len, void *arg)
 		if (p[i] != lib_pattern(seed, i))
 			return 1;
 	return 0;
+}
+
+/* --------------------------------------------------------- descriptors */
+
+/*
+ * How many descriptors of this process @match says yes to, given the
+ * descriptor and where its /proc/self/fd link points; -1 when the
+ * directory cannot be read.
+ */
+static inline int lib_count_fds(bool (*match)(int fd, const char *target, void *arg),
+				void *arg)
+{
+	char path[300], target[256];
+	struct dirent *d;
+	int n = 0;
+	DIR *dir;
+
+	dir = opendir("/proc/self/fd");
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir))) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", d->d_name);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = 0;
+		n += match(atoi(d->d_name), target, arg);
+	}
+	closedir(dir);
+	return n;
+}
+
+/* -------------------------------------------- bytes outside registers */
+
+/*
+ * Copy, compare and wipe without vector registers, for the tests that
+ * judge what libsmem leaves in registers and on the stack: glibc's
+ * memcpy() and memcmp(), and any loop the compiler vectorizes, would
+ * leave pieces of the key there themselves.  On x86 the copy is
+ * "rep movsb", which holds the bytes in no register at all; the compare
+ * and the wipe go one volatile byte at a time.
+ */
+static inline void lib_copy_novec(void *dst, const void *src, size_t len)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(len) : : "memory");
+#else
+	volatile unsigned char *d = dst;
+	const volatile unsigned char *s = src;
+
+	while (len--)
+		*d++ = *s++;
+#endif
+}
+
+/* @a and @b hold the same @len bytes; @b NULL: @a is all zeros. */
+static inline bool lib_equal_novec(const void *a, const void *b, size_t len)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char diff = 0;
+
+	for (size_t i = 0; i < len; i++)
+		diff |= x[i] ^ (y ? y[i] : 0);
+	return !diff;
+}
+
+static inline void lib_wipe_novec(void *p, size_t len)
+{
+	volatile unsigned char *b = p;
+
+	while (len--)
+		*b++ = 0;
 }
 
 /* -------------------------------------------------------------- gates */

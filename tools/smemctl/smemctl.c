@@ -406,7 +406,8 @@ static void other_kernels(char *buf, size_t len, const char *running)
 
 /* ----------------------------------------------------------------- status */
 
-#define NPARAMS 4
+/* The parameters status shows; s->params[] in this order. */
+enum { PARAM_PAGE_SOURCE, PARAM_POOL_MB, PARAM_USER_MAX_PERCENT, PARAM_ALLOW_FALLBACK, NPARAMS };
 
 static const char *const param_names[NPARAMS] = {
 	"page_source", "pool_mb", "user_max_percent", "allow_fallback",
@@ -711,7 +712,8 @@ static const char *who_may_open(const struct status *s)
 		return text("denied to this user (uid %u): members of group %s may open it"
 			    " (usermod -aG %s USER)", (unsigned int)getuid(), s->group, s->group);
 	return text("denied to this user (uid %u): only %s may open it; the udev rule"
-		    " 60-smem.rules gives it to group smem", (unsigned int)getuid(), s->owner);
+		    " 60-smem.rules gives it to group smem", (unsigned int)getuid(),
+		    s->st.st_uid ? s->owner : "root");
 }
 
 static void put_device(struct out *o, const struct status *s)
@@ -736,8 +738,8 @@ static void put_device(struct out *o, const struct status *s)
 	put_str(o, "access_error", s->open_errno ? strerror(s->open_errno) : NULL, NULL, NULL);
 	if (s->device && !s->open_errno && !s->queried)
 		out_line(o, "query", s->query_errno == ENOTTY ?
-			 text("failed: the loaded smem.ko speaks another ABI than this smemctl (%d)",
-			      SMEM_ABI_VERSION) :
+			 text("failed: the loaded smem.ko speaks another ABI than this smemctl"
+			      " (%d): install matching versions", SMEM_ABI_VERSION) :
 			 text("failed: %s", strerror(s->query_errno)));
 	put_str(o, "query_error", s->query_errno ? strerror(s->query_errno) : NULL, NULL, NULL);
 	if (s->queried) {
@@ -777,21 +779,20 @@ static void put_pool(struct out *o, const struct status *s)
 		     p->pages_in_use, p->pages_in_use * ps >> 10, p->objects));
 	put_num(o, "objects", p->objects, NULL, NULL);
 	put_num(o, "carvable_pages", p->carvable_pages, carved ? "carvable" : NULL,
-		text("%" PRIu64 " MiB in %" PRIu64 " blocks (smemctl pool grow takes them)",
-		     mib(p->carvable_pages, ps),
+		text("%" PRIu64 " MiB in %" PRIu64 " blocks", mib(p->carvable_pages, ps),
 		     p->block_pages ? p->carvable_pages / p->block_pages : 0));
 	put_num(o, "carvable_mb", mib(p->carvable_pages, ps), NULL, NULL);
 	put_num(o, "refused_blocks", p->refused_blocks, carved ? "refused blocks" : NULL,
-		text("%" PRIu64 " (would not go offline; not tried again while loaded)",
-		     p->refused_blocks));
+		text("%" PRIu64 "%s", p->refused_blocks, p->refused_blocks ?
+		     " (would not go offline; not tried again while loaded)" : ""));
 	put_num(o, "pending_blocks", p->pending_blocks, carved ? "pending blocks" : NULL,
-		text("%" PRIu64 " (left the pool, not given back to the kernel yet; retried)",
-		     p->pending_blocks));
+		text("%" PRIu64 "%s", p->pending_blocks, p->pending_blocks ?
+		     " (out of the pool, not given back to the kernel yet; retried)" : ""));
 	put_num(o, "user_max_pages", p->user_max_pages, "per-user cap", p->user_max_pages ?
 		text("%" PRIu64 " pages (%" PRIu64 " MiB, user_max_percent=%s;"
 		     " CAP_SYS_RESOURCE is exempt)", p->user_max_pages,
-		     mib(p->user_max_pages, ps), s->params[2]) :
-		text("none (user_max_percent=%s)", s->params[2]));
+		     mib(p->user_max_pages, ps), s->params[PARAM_USER_MAX_PERCENT]) :
+		text("none (user_max_percent=%s)", s->params[PARAM_USER_MAX_PERCENT]));
 	put_num(o, "alloc_failures", p->alloc_failures, "alloc failures", NULL);
 	out_section_end(o);
 }
@@ -1188,6 +1189,7 @@ static void on_signal(int sig)
 static int cmd_pool(int argc, char **argv)
 {
 	static const char *const ops[] = { "grow", "shrink", "set" };
+	static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
 	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART: EINTR */
 	struct smem_pool_resize r = { 0 };
 	struct smem_query q;
@@ -1222,14 +1224,21 @@ static int cmd_pool(int argc, char **argv)
 	}
 	before = q.pool_pages * q.page_size;
 	block = q.block_pages * q.page_size;
-	/* grow and shrink go by whole blocks, at least one for any SIZE but 0 */
+	/*
+	 * grow and shrink: by whole blocks, at least one for any SIZE but 0;
+	 * set: the kernel rounds down, as for pool_mb.
+	 */
 	step = block ? (size + block - 1) / block * block : size;
 	target = op == 0 ? before + step : op == 1 ? (step < before ? before - step : 0) : size;
 	r.size = target;
 
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	/* A signal stops the resize between two blocks; one ignored stays so. */
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
+		struct sigaction old;
+
+		if (!sigaction(stop_signals[i], NULL, &old) && old.sa_handler != SIG_IGN)
+			sigaction(stop_signals[i], &sa, NULL);
+	}
 	err = ioctl(fd, SMEM_IOC_POOL_RESIZE, &r) ? errno : 0;
 	close(fd);
 	after = r.pool_size;

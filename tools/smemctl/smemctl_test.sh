@@ -4,15 +4,24 @@
 # smemctl_test.sh [--host|--sig-enforce] [SMEMCTL]: smemctl as a user
 # runs it.  Prints TAP.
 #
-# In a VM of make check (the default; root, smem loaded by vm-run): status
-# and --json report the loaded module, the carve-out source and the pool;
-# selftest passes; unload is refused with a clear message while a program
-# holds a secret; unload, load with a parameter, and status follow; the
-# usual load errors give their documented exit codes.
+# In a VM of make check (the default; root, smem loaded by vm-run with its
+# defaults, booted with memhp_default_state=online): status and --json
+# report the loaded module and its parameters, the carve-out source and the
+# pool figures of /sys/class/misc/smem (size, carvable, refused, pending,
+# per-user cap); selftest passes; pool grow, shrink and set resize by whole
+# blocks, and say how far they got and why they stopped (no block left: 9,
+# blocks in use: 7, a signal: 11, not a carved pool: 10, bad size: 2, not
+# root: 4); status warns about an empty pool and about a crash kernel that
+# runs before the wipe at panic; a user who may not open /dev/smem (uid
+# 65534) still gets the pool figures and is told which group grants the
+# device; unload is refused with a clear message while a program holds a
+# secret; unload, load with a parameter, and status follow; the usual load
+# errors give their documented exit codes.
 # With --host (this machine: no smem.ko for its kernel): status says the
 # module is not loaded and which backend libsmem uses, with exit code 3;
-# load says it is not installed (5), and needs root (4); selftest passes on
-# the fallback backend when it promises isolation.
+# load says it is not installed (5), and needs root (4); pool says it is
+# not loaded (3); selftest passes on the fallback backend when it promises
+# isolation.
 # With --sig-enforce (a VM booted with module.sig_enforce=1 and smem not
 # loaded): load is refused with exit code 6 and the MOK enrollment steps.
 #
@@ -104,6 +113,12 @@ assert d["library"]["backend"] in ("memfd_secret", "mlock")
 		ok "$(test $rc = 0 && echo "$out" | grep -q '^PASS$'; echo $?)" \
 			"host: selftest passes" "rc=$rc" "$out"
 	fi
+	run pool grow 128M
+	ok "$(test $rc = 3 && echo "$out" | grep -q 'not loaded'; echo $?)" \
+		"host: pool grow exits 3 (not loaded)" "rc=$rc" "$out"
+	run pool grow 12X
+	ok "$(test $rc = 2 && echo "$out" | grep -q 'not a size'; echo $?)" \
+		"host: pool grow 12X exits 2 (not a size)" "rc=$rc" "$out"
 	run frobnicate
 	ok "$(test $rc = 2; echo $?)" "unknown command exits 2" "rc=$rc"
 	echo "1..$n"
@@ -130,19 +145,74 @@ if [ $sig = 1 ]; then
 fi
 
 version=$(cat /sys/module/smem/version)
+sysd=/sys/class/misc/smem
+
+# A figure of the pool, as the kernel gives it in sysfs.
+sys() {
+	cat "$sysd/$1"
+}
+
+run status --json
+page=$(json page_size)
+block=$(sys block_pages)
+block_mb=$((block * page / 1048576))
+pool0_mb=$(($(sys pool_pages) * page / 1048576))
+
+# The lines of `smemctl status` about the pool, as they must read now (sysfs).
+expect_pool_lines() {
+	p=$(sys pool_pages) n=$(($(sys pool_pages) / block)) c=$(sys carvable_pages)
+	s=s
+	[ $n = 1 ] && s=
+	printf '%s\n' "size: *$((p * page / 1048576)) MiB in $n block$s of $block_mb MiB\$" \
+		"carvable: *$((c * page / 1048576)) MiB in $((c / block)) blocks\$" \
+		"refused blocks: *$(sys refused_blocks)\( (\|\$\)" \
+		"pending blocks: *$(sys pending_blocks)\( (\|\$\)" \
+		"per-user cap: *$(sys user_max_pages) pages"
+}
+
+# Every pool line of $out as sysfs says; the first one that differs in $bad.
+pool_lines_match() {
+	bad=$(expect_pool_lines | while read -r re; do
+		printf '%s\n' "$out" | grep -q "^  $re" || { echo "$re"; break; }
+	done)
+	[ -z "$bad" ]
+}
+
+# The JSON figures of the pool as sysfs says.
+pool_json_match() {
+	for k in pool_pages block_pages carvable_pages refused_blocks pending_blocks \
+		user_max_pages pages_in_use; do
+		[ "$(json $k)" = "$(sys $k)" ] || return 1
+	done
+}
+
+# What `smemctl pool` prints: the pool before and after, in MiB.
+pool_line() {
+	printf '%s\n' "$out" | grep -q "^pool: $1 MiB -> $2 MiB "
+}
+
+# ------------------------------------------------------------- status, root
 
 run status
 ok "$(test $rc = 0; echo $?)" "status exits 0 with the module loaded" "rc=$rc" "$out"
 echo "$out" | grep -q "state: *loaded, version $version"
 ok $? "status: module loaded, version $version" "$out"
-echo "$out" | grep -q 'node: */dev/smem, mode 0666'
-ok $? "status: device node and mode" "$out"
+echo "$out" | grep -q 'parameters: *page_source=carveout pool_mb=128 user_max_percent=50 allow_fallback=N$' &&
+	! echo "$out" | grep -q 'pool_max_mb\|release_delay_ms'
+ok $? "status: the parameters page_source, pool_mb, user_max_percent, allow_fallback" "$out"
+echo "$out" | grep -q 'node: */dev/smem, mode 0600, owner \(0\|root\)'
+ok $? "status: device node, mode 0600 as the module makes it" "$out"
 echo "$out" | grep -q 'page source: *carveout' &&
 	echo "$out" | grep -q 'outside the kernel direct map'
 ok $? "status: carve-out page source, outside the direct map" "$out"
-echo "$out" | grep -q 'size: .*at most 256 MiB' && echo "$out" | grep -q 'in use: .* objects' &&
+pool_lines_match && echo "$out" | grep -q 'in use: .* objects' &&
 	echo "$out" | grep -q 'alloc failures: *0'
-ok $? "status: pool size, use and failures" "$out"
+ok $? "status: pool size, carvable, refused, pending, per-user cap as in sysfs" \
+	"differs: ${bad:-in use or alloc failures}" "$out"
+[ "$(sys pool_pages)" -gt 0 ] && [ "$(sys carvable_pages)" -ge $((2 * block)) ]
+ok $? "the pool holds pool_mb=128, and at least two blocks are left to carve" "$out"
+! echo "$out" | grep -q '^warnings'
+ok $? "status: no warnings with a sized pool and no crash kernel" "$out"
 echo "$out" | grep -q 'backend: *kmod'
 ok $? "status: libsmem would use the kmod backend" "$out"
 
@@ -151,13 +221,205 @@ json_valid
 ok $? "status --json is well formed" "$out"
 [ "$(json state)" = loaded ] && [ "$(json version)" = "$version" ] &&
 	[ "$(json page_source)" = carveout ] && [ "$(json outside_direct_map)" = true ] &&
-	[ "$(json pool_max_mb)" = 256 ] && [ "$(json backend)" = kmod ] && [ "$rc" = 0 ]
-ok $? "status --json: loaded, carveout, outside the direct map, pool, kmod" "$out"
+	[ "$(json pool_mb)" = 128 ] && [ "$(json user_max_percent)" = 50 ] &&
+	[ "$(json accessible)" = true ] && [ "$(json backend)" = kmod ] && [ "$rc" = 0 ] &&
+	! echo "$out" | grep -q 'pool_max\|release_delay'
+ok $? "status --json: loaded, parameters, carveout, outside the direct map, kmod" "$out"
+pool_json_match && echo "$out" | grep -q '^  "warnings": {$' &&
+	echo "$out" | grep -A1 '^  "warnings": {$' | grep -q '^  },$'
+ok $? "status --json: the pool figures of sysfs, and no warnings" "$out"
 
 run selftest
 ok "$(test $rc = 0 && echo "$out" | grep -q '^PASS$'; echo $?)" "selftest prints PASS" "$out"
 
-# A program holding a secret: unload must refuse, and say why.
+# ------------------------------------------------------------- pool resize
+
+p0=$pool0_mb
+run pool grow 1
+ok "$(test $rc = 0 && pool_line $p0 $((p0 + block_mb)); echo $?)" \
+	"pool grow 1 (MiB): one whole block more" "rc=$rc" "$out"
+[ "$(sys pool_pages)" = $(((p0 + block_mb) * 1048576 / page)) ]
+ok $? "sysfs pool_pages follows the grow" "$(sys pool_pages)"
+run pool shrink 1
+ok "$(test $rc = 0 && pool_line $((p0 + block_mb)) $p0; echo $?)" \
+	"pool shrink 1 (MiB): one whole block back" "rc=$rc" "$out"
+run pool set $((p0 + 2 * block_mb))
+ok "$(test $rc = 0 && pool_line $p0 $((p0 + 2 * block_mb)) &&
+	echo "$out" | grep -q "($(((p0 + 2 * block_mb) / block_mb)) blocks of $block_mb MiB)"; echo $?)" \
+	"pool set $((p0 + 2 * block_mb)) (MiB): absolute, in whole blocks" "rc=$rc" "$out"
+run status
+pool_lines_match
+ok $? "status after the resize: the pool lines follow sysfs" "differs: $bad" "$out"
+run pool set $((p0 + 2 * block_mb - 1))M
+ok "$(test $rc = 0 && pool_line $((p0 + 2 * block_mb)) $((p0 + block_mb)); echo $?)" \
+	"pool set $((p0 + 2 * block_mb - 1))M: rounded down to whole blocks, as pool_mb" \
+	"rc=$rc" "$out"
+run pool set "${p0}MiB"
+ok "$(test $rc = 0 && pool_line $((p0 + block_mb)) $p0; echo $?)" \
+	"pool set ${p0}MiB: back" "rc=$rc" "$out"
+
+for bad in 12X -1 1.5G '' 2000000000G; do
+	run pool grow "$bad"
+	ok "$(test $rc = 2 && echo "$out" | grep -q 'not a size'; echo $?)" \
+		"pool grow '$bad' exits 2: not a size" "rc=$rc" "$out"
+done
+run pool grow
+ok "$(test $rc = 2; echo $?)" "pool grow without a size exits 2" "rc=$rc" "$out"
+run pool frob 1G
+ok "$(test $rc = 2 && echo "$out" | grep -q 'grow|shrink|set'; echo $?)" \
+	"pool frob exits 2 with the usage" "rc=$rc" "$out"
+
+# An empty pool: status says what to do.
+run pool set 0
+ok "$(test $rc = 0 && pool_line $p0 0 && [ "$(sys pool_pages)" = 0 ]; echo $?)" \
+	"pool set 0 empties the pool" "rc=$rc" "$out"
+run status
+echo "$out" | grep -q '^warnings$' && echo "$out" | grep -q \
+	"^  pool: *the pool is empty: set pool_mb=$block_mb (one block is $block_mb MiB) or run smemctl pool grow ${block_mb}M\$"
+ok $? "status: empty pool warning, with the block size" "$out"
+run status --json
+echo "$out" | grep -q "^    \"pool_empty\": \"the pool is empty: set pool_mb=$block_mb " && json_valid
+ok $? "status --json: warnings.pool_empty" "$out"
+run pool set "${p0}M"
+run status
+ok "$(test $rc = 0 && ! echo "$out" | grep -q 'pool is empty'; echo $?)" \
+	"the warning goes with a pool" "$out"
+
+# Growing past what can be carved: every eligible block is taken or refused.
+p0_pages=$(sys pool_pages) c0=$(sys carvable_pages) r0=$(sys refused_blocks)
+run pool grow 64G
+p1_pages=$(sys pool_pages) c1=$(sys carvable_pages) r1=$(sys refused_blocks)
+ok "$(test $rc = 9 && echo "$out" | grep -q "^pool: $p0 MiB -> $((p1_pages * page / 1048576)) MiB (.*), asked for $((p0 + 65536)) MiB\$" &&
+	echo "$out" | grep -q 'stopped: no eligible memory block left: see carvable/refused in smemctl status; boot with nogbpages or movablecore= for more'; echo $?)" \
+	"pool grow 64G exits 9: no eligible memory block left, and what to do" "rc=$rc" "$out"
+[ "$c1" = 0 ] && [ $((p1_pages + (r1 - r0) * block)) = $((p0_pages + c0)) ]
+ok $? "every carvable block went into the pool or was refused" \
+	"pool $p0_pages -> $p1_pages, carvable $c0 -> $c1, refused $r0 -> $r1"
+run status
+echo "$out" | grep -q '^  carvable: *0 MiB in 0 blocks'
+ok $? "status: nothing carvable left" "$out"
+run pool set "${p0}M"
+ok "$(test $rc = 0; echo $?)" "pool set ${p0}M after the grow" "rc=$rc" "$out"
+
+# A signal stops a grow between two blocks, and smemctl says so.  Once
+# smemctl catches SIGTERM (bit 14 of SigCgt: its handler is in place; a
+# background job of a script ignores SIGINT), it gets one every 50 ms until
+# it ends: a signal that comes before the resize starts is handled and
+# lost, the next one stops it.
+if [ "$(sys carvable_pages)" -ge $((2 * block)) ]; then
+	"$smemctl" pool grow 64G >/tmp/smemctl-test.intr 2>&1 &
+	pid=$!
+	i=0
+	while cgt=$(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/$pid/status 2>/dev/null) &&
+		[ -n "$cgt" ] && [ $i -lt 2000 ]; do
+		[ $((0x${cgt#"${cgt%????}"} & 0x4000)) = 0 ] || kill -TERM $pid
+		sleep 0.05
+		i=$((i + 1))
+	done
+	wait $pid
+	rc=$?
+	out=$(cat /tmp/smemctl-test.intr)
+	ok "$(test $rc = 11 && echo "$out" | grep -q "^pool: $p0 MiB -> [0-9]* MiB .*, asked for" &&
+		echo "$out" | grep -q 'stopped: interrupted by a signal'; echo $?)" \
+		"SIGTERM during pool grow: exit 11, the pool reached and why it stopped" \
+		"rc=$rc" "$out"
+	run pool set "${p0}M"
+else
+	ok 1 "SIGTERM during pool grow: fewer than two blocks carvable after giving them back" \
+		"carvable_pages=$(sys carvable_pages)"
+fi
+
+# ----------------------------------------------------- the per-user cap
+
+echo 0 >/sys/module/smem/parameters/user_max_percent
+run status
+echo "$out" | grep -q '^  per-user cap: *none (user_max_percent=0)$' && [ "$(sys user_max_pages)" = 0 ]
+ok $? "user_max_percent=0 at run time: status says no per-user cap" "$out"
+echo 50 >/sys/module/smem/parameters/user_max_percent
+run status
+echo "$out" | grep -q "^  per-user cap: *$(sys user_max_pages) pages (.*user_max_percent=50" &&
+	[ "$(sys user_max_pages)" = $(($(sys pool_pages) / 2)) ]
+ok $? "user_max_percent=50: half of the pool per user" "$out"
+
+# ------------------------------------------------------------ crash kernel
+
+# /sys/kernel/kexec_crash_loaded says 1 (a file bound over it): without
+# crash_kexec_post_notifiers the crash kernel runs before the wipe.
+notifiers=/sys/module/kernel/parameters/crash_kexec_post_notifiers
+echo 1 >/tmp/smemctl-test.crash
+if mount -o bind /tmp/smemctl-test.crash /sys/kernel/kexec_crash_loaded; then
+	echo N >$notifiers
+	run status
+	echo "$out" | grep -q '^  crash kernel: *loaded, crash_kexec_post_notifiers off$' &&
+		echo "$out" | grep -q '^  crash dumps: *a crash kernel is loaded and runs before smem wipes secrets at panic: boot with crash_kexec_post_notifiers, or reload the crash kernel after the pool is sized (it then leaves the pool out of the dump)$'
+	ok $? "status: a crash kernel without crash_kexec_post_notifiers is a warning" "$out"
+	run status --json
+	echo "$out" | grep -q '^    "crash_kernel": "a crash kernel is loaded and runs before smem wipes' &&
+		[ "$(json crash_kernel_loaded)" = true ] &&
+		[ "$(json crash_kexec_post_notifiers)" = false ] && json_valid
+	ok $? "status --json: warnings.crash_kernel" "$out"
+	echo Y >$notifiers
+	run status
+	echo "$out" | grep -q '^  crash kernel: *loaded, crash_kexec_post_notifiers on$' &&
+		! echo "$out" | grep -q 'crash dumps:'
+	ok $? "status: no warning with crash_kexec_post_notifiers" "$out"
+	echo N >$notifiers
+	umount /sys/kernel/kexec_crash_loaded
+else
+	ok 1 "status: a crash kernel without crash_kexec_post_notifiers is a warning" \
+		"cannot bind a file over /sys/kernel/kexec_crash_loaded"
+fi
+
+# -------------------------------------------------------- other users
+
+# As udev would with dist/udev/60-smem.rules: group smem, mode 0660.
+# nobody (65534) is not in the group; keeper (1000) is.
+grep -q '^nobody:' /etc/passwd 2>/dev/null ||
+	echo 'nobody:x:65534:65534:nobody:/nonexistent:/bin/sh' >>/etc/passwd
+grep -q '^keeper:' /etc/passwd || echo 'keeper:x:1000:1000:keeper:/tmp:/bin/sh' >>/etc/passwd
+grep -q '^root:' /etc/passwd || echo 'root:x:0:0:root:/root:/bin/sh' >>/etc/passwd
+grep -q '^root:' /etc/group 2>/dev/null || echo 'root:x:0:' >>/etc/group
+grep -q '^smem:' /etc/group || echo 'smem:x:990:keeper' >>/etc/group
+grep -q '^nogroup:' /etc/group || echo 'nogroup:x:65534:' >>/etc/group
+grep -q '^keeper:' /etc/group || echo 'keeper:x:1000:' >>/etc/group
+chgrp smem /dev/smem && chmod 0660 /dev/smem
+
+# Run smemctl as user $1: output in $out, status in $rc.
+run_as() {
+	user=$1
+	shift
+	out=$(su -s /bin/sh "$user" -c "$smemctl $*" 2>&1)
+	rc=$?
+}
+
+run_as nobody status
+ok "$(test $rc = 0 && echo "$out" | grep -q '^  access: *denied to this user (uid 65534): members of group smem may open it (usermod -aG smem USER)$'; echo $?)" \
+	"status as nobody: exit 0, the device is not for this user, group smem grants it" \
+	"rc=$rc" "$out"
+pool_lines_match && echo "$out" | grep -q 'page source: *carveout'
+ok $? "status as nobody: the pool figures, from sysfs" "differs: $bad" "$out"
+! echo "$out" | grep -q 'backend: *kmod'
+ok $? "status as nobody: libsmem gives this user another backend" "$out"
+run_as nobody status --json
+json_valid && [ "$(json accessible)" = false ] && [ "$(json access_error)" = "Permission denied" ] &&
+	[ "$(json group)" = smem ] && pool_json_match && [ "$(json pool_mb)" = 128 ]
+ok $? "status --json as nobody: not accessible, pool figures of sysfs" "$out"
+run_as nobody pool grow 128M
+ok "$(test $rc = 4 && echo "$out" | grep -q 'resizing the pool needs root'; echo $?)" \
+	"pool grow as nobody exits 4: needs root" "rc=$rc" "$out"
+
+run_as keeper status --json
+ok "$(test $rc = 0 && [ "$(json accessible)" = true ] && [ "$(json backend)" = kmod ] &&
+	pool_json_match; echo $?)" "status --json as a member of group smem: the device answers" \
+	"rc=$rc" "$out"
+run_as keeper pool grow 128M
+ok "$(test $rc = 4 && echo "$out" | grep -q 'needs root' && [ "$(sys pool_pages)" = "$p0_pages" ]; echo $?)" \
+	"pool grow as a member of group smem: the kernel refuses (CAP_SYS_ADMIN), exit 4" \
+	"rc=$rc" "$out"
+chgrp root /dev/smem && chmod 0600 /dev/smem
+
+# ------------------------------------------- a program holding a secret
+
 rm -f /tmp/smemctl-test.fifo && mkfifo /tmp/smemctl-test.fifo
 smem-demo-keyholder test </tmp/smemctl-test.fifo >/tmp/smemctl-test.out 2>&1 &
 holder=$!
@@ -168,6 +430,13 @@ while ! grep -q '^ready' /tmp/smemctl-test.out && [ $i -lt 100 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
+# One block more, empty; then shrinking to nothing gives it back and stops
+# at the block the secret is in.
+run pool grow "${block_mb}M"
+run pool set 0
+ok "$(test $rc = 7 && pool_line $((p0 + block_mb)) $block_mb &&
+	echo "$out" | grep -q 'asked for 0 MiB' && echo "$out" | grep -q 'stopped: blocks in use'; echo $?)" \
+	"pool set 0 while a secret is held: exit 7, down to the block in use" "rc=$rc" "$out"
 run unload
 ok "$(test $rc = 7 && echo "$out" | grep -q 'in use: .*secret'; echo $?)" \
 	"unload while a secret is open exits 7 and says it is in use" "rc=$rc" "$out"
@@ -177,6 +446,8 @@ echo quit >&4
 exec 4>&-
 wait $holder
 
+# ------------------------------------------------------- unload and load
+
 run unload
 ok "$(test $rc = 0; echo $?)" "unload" "rc=$rc" "$out"
 run status
@@ -184,6 +455,9 @@ ok "$(test $rc = 3 && echo "$out" | grep -q 'state: *installed'; echo $?)" \
 	"status after unload: installed, exit 3" "rc=$rc" "$out"
 run status --json
 ok "$(test "$(json state)" = installed && json_valid; echo $?)" "status --json after unload" "$out"
+run pool grow 128M
+ok "$(test $rc = 3 && echo "$out" | grep -q 'not loaded'; echo $?)" \
+	"pool grow without the module exits 3" "rc=$rc" "$out"
 
 run load bogus=1
 ok "$(test $rc = 2 && echo "$out" | grep -q "no parameter 'bogus'"; echo $?)" \
@@ -192,16 +466,32 @@ run load page_source=fallback
 ok "$(test $rc = 1 && echo "$out" | grep -q 'allow_fallback'; echo $?)" \
 	"load refused by the module exits 1 and shows the kernel's reason" "rc=$rc" "$out"
 
-run load pool_max_mb=128
-ok "$(test $rc = 0 && echo "$out" | grep -q 'loaded .*pool_max_mb=128'; echo $?)" \
-	"load pool_max_mb=128" "rc=$rc" "$out"
+run load page_source=fallback allow_fallback=1
+run pool grow 128M
+ok "$(test $rc = 10 && echo "$out" | grep -q 'not carveout but fallback'; echo $?)" \
+	"pool grow on the fallback source exits 10: only a carved pool is resized" "rc=$rc" "$out"
+run unload
+
+run load pool_mb=0
+ok "$(test $rc = 0 && echo "$out" | grep -q 'loaded .*pool_mb=0'; echo $?)" \
+	"load pool_mb=0" "rc=$rc" "$out"
 run status
-echo "$out" | grep -q 'pool_max_mb=128' && echo "$out" | grep -q 'at most 128 MiB'
-ok $? "status reflects pool_max_mb=128" "$out"
+echo "$out" | grep -q 'parameters: .*pool_mb=0 ' && echo "$out" | grep -q '^  size: *0 MiB in 0 blocks' &&
+	echo "$out" | grep -q '^  pool: *the pool is empty: set pool_mb='
+ok $? "status after pool_mb=0: an empty pool, and the warning" "$out"
+run unload
+
+run load pool_mb=$((2 * block_mb))
+ok "$(test $rc = 0 && echo "$out" | grep -q "loaded .*pool_mb=$((2 * block_mb))"; echo $?)" \
+	"load pool_mb=$((2 * block_mb))" "rc=$rc" "$out"
+run status
+echo "$out" | grep -q "pool_mb=$((2 * block_mb)) " && pool_lines_match &&
+	echo "$out" | grep -q "^  size: *$((2 * block_mb)) MiB in 2 blocks"
+ok $? "status reflects pool_mb=$((2 * block_mb))" "differs: $bad" "$out"
 run status --json
-ok "$(test "$(json pool_max_mb)" = 128 && test "$(json state)" = loaded; echo $?)" \
-	"status --json reflects pool_max_mb=128" "$out"
-run load pool_max_mb=256
+ok "$(test "$(json pool_mb)" = $((2 * block_mb)) && test "$(json state)" = loaded; echo $?)" \
+	"status --json reflects pool_mb=$((2 * block_mb))" "$out"
+run load pool_mb=128
 ok "$(test $rc = 8; echo $?)" "load with parameters while loaded exits 8" "rc=$rc" "$out"
 run load
 ok "$(test $rc = 0 && echo "$out" | grep -q 'already loaded'; echo $?)" \

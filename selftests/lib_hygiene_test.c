@@ -1,0 +1,792 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What libsmem leaves of a secret outside the secret's pages:
+ *
+ *   registers     after smem_secret_new() of a 32, 64 and 256-byte key,
+ *                 after smem_secret_copy_out() and after
+ *                 smem_secret_close(), no 16-byte piece of the key is in
+ *                 the vector and x87 registers of the thread
+ *                 (PTRACE_GETREGSET NT_X86_XSTATE and NT_PRFPREG: what a
+ *                 core dump's notes hold) and no 8-byte piece in its
+ *                 general registers (NT_PRSTATUS).  Control: a plain
+ *                 memcpy() of the key leaves pieces there, or the probe
+ *                 proves nothing and the test is skipped;
+ *   stack         after the same calls, the first call of each library
+ *                 function included (lazy binding saves the vector
+ *                 registers on the stack), no 16-byte piece on the stack
+ *                 of the main thread (/proc/PID/mem over [stack]), or of
+ *                 a thread that made the calls.  Control: the key copied
+ *                 onto the stack is found;
+ *   linking       libsmem is linked with -z now and -z relro;
+ *   fork          a thread forks in a loop for SMEM_STRESS_SECONDS (5)
+ *                 while another makes, exports, imports and closes
+ *                 secrets: no child has a mapping or a descriptor of a
+ *                 secret (but for the sealed copy an export gave the
+ *                 maker), or reaches one by its address.
+ *
+ * The key comes from getrandom() (the kernel writes it: no register of
+ * the process holds it) into a page shared with the traced child, and the
+ * child moves it only with lib_copy_novec() and byte loops that nothing
+ * vectorizes, so that only the library's own copies are judged.  The
+ * child stops itself (SIGSTOP) after each step and the test, its tracer,
+ * reads its registers and stacks.  A failing child says why and exits.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/random.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#include <linux/smem.h>
+#include <smem.h>
+
+#include "kselftest_harness.h"
+#include "lib_util.h"
+
+#define MAX_KEY		256
+#define VEC_PIECE	16	/* what the vector registers are searched for */
+#define GPR_PIECE	8	/* what the general registers are searched for */
+
+static const size_t key_sizes[] = { 32, 64, 256 };
+
+/* What the traced child has just done, at each of its stops. */
+enum step {
+	STEP_READY,		/* traced, nothing done yet */
+	STEP_NEW,		/* smem_secret_new(): the source wiped by the library */
+	STEP_COPY_OUT,		/* smem_secret_copy_out(), checked and wiped by the child */
+	STEP_CLOSE,		/* smem_secret_close() and the last unref */
+	STEP_THREAD,		/* a thread did the three and was joined */
+	STEP_STACK_CONTROL,	/* the key copied onto the stack of the child */
+	STEP_MEMCPY_CONTROL,	/* the key copied by glibc's memcpy() */
+};
+
+static const char *const step_name[] = {
+	[STEP_READY] = "start",
+	[STEP_NEW] = "smem_secret_new",
+	[STEP_COPY_OUT] = "smem_secret_copy_out",
+	[STEP_CLOSE] = "smem_secret_close",
+	[STEP_THREAD] = "new, copy_out and close in a thread",
+	[STEP_STACK_CONTROL] = "control: the key on the stack",
+	[STEP_MEMCPY_CONTROL] = "control: memcpy() of the key",
+};
+
+/* The page the test shares with its traced child. */
+struct shared {
+	unsigned char key[MAX_KEY];
+	size_t len;
+	enum step step;
+	uintptr_t thread_stack[2];	/* [start, end) of the thread of STEP_THREAD */
+};
+
+/* --------------------------------------------------------- the child */
+
+#define CHILD_NO_PTRACE	99
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+child_fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "# traced child: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	_exit(code);
+}
+
+static void child_stop(struct shared *sh, enum step step)
+{
+	sh->step = step;
+	raise(SIGSTOP);
+}
+
+/* Not on the stack: the stack is what the test searches. */
+static unsigned char src_buf[MAX_KEY], out_buf[MAX_KEY], memcpy_buf[MAX_KEY];
+
+/* Through a volatile pointer: a call to glibc's memcpy() that stays a call. */
+static void *(*volatile glibc_memcpy)(void *, const void *, size_t) = memcpy;
+
+/* The library's copies of the key, with a stop after each when @stop. */
+static void library_steps(struct shared *sh, bool stop)
+{
+	struct smem_secret *s = NULL;
+	ssize_t n;
+	int err;
+
+	lib_copy_novec(src_buf, sh->key, sh->len);
+	err = smem_secret_new(src_buf, sh->len, 0, &s);
+	if (err)
+		child_fail(1, "smem_secret_new: %s", strerror(-err));
+	if (!lib_equal_novec(src_buf, NULL, sh->len))
+		child_fail(2, "smem_secret_new left the source as it was");
+	if (stop)
+		child_stop(sh, STEP_NEW);
+	n = smem_secret_copy_out(s, 0, out_buf, sh->len);
+	if (n != (ssize_t)sh->len)
+		child_fail(3, "smem_secret_copy_out: %zd", n);
+	if (!lib_equal_novec(out_buf, sh->key, sh->len))
+		child_fail(4, "smem_secret_copy_out gave other bytes");
+	lib_wipe_novec(out_buf, sh->len);
+	if (stop)
+		child_stop(sh, STEP_COPY_OUT);
+	err = smem_secret_close(s);
+	if (err)
+		child_fail(5, "smem_secret_close: %s", strerror(-err));
+	smem_secret_unref(s);
+	if (stop)
+		child_stop(sh, STEP_CLOSE);
+}
+
+static void *thread_steps(void *arg)
+{
+	struct shared *sh = arg;
+	pthread_attr_t attr;
+	size_t size;
+	void *addr;
+
+	if (pthread_getattr_np(pthread_self(), &attr) ||
+	    pthread_attr_getstack(&attr, &addr, &size))
+		child_fail(6, "pthread_getattr_np");
+	pthread_attr_destroy(&attr);
+	sh->thread_stack[0] = (uintptr_t)addr;
+	sh->thread_stack[1] = (uintptr_t)addr + size;
+	library_steps(sh, false);
+	return NULL;
+}
+
+/* The key on this function's stack (not on ASan's fake stack) at the stop. */
+static void __attribute__((noinline, no_sanitize_address)) stack_control(struct shared *sh)
+{
+	unsigned char copy[MAX_KEY];
+
+	lib_copy_novec(copy, sh->key, sh->len);
+	child_stop(sh, STEP_STACK_CONTROL);
+	lib_wipe_novec(copy, sizeof(copy));
+}
+
+static void __attribute__((noreturn)) traced_child(struct shared *sh, bool in_thread)
+{
+	pthread_t t;
+
+	if (ptrace(PTRACE_TRACEME, 0, NULL, NULL))
+		child_fail(CHILD_NO_PTRACE, "PTRACE_TRACEME: %s", strerror(errno));
+	child_stop(sh, STEP_READY);
+	if (in_thread) {
+		if (pthread_create(&t, NULL, thread_steps, sh) || pthread_join(t, NULL))
+			child_fail(7, "pthread_create");
+		child_stop(sh, STEP_THREAD);
+	} else {
+		library_steps(sh, true);
+	}
+	stack_control(sh);
+	glibc_memcpy(memcpy_buf, sh->key, sh->len);
+	child_stop(sh, STEP_MEMCPY_CONTROL);
+	_exit(0);
+}
+
+/* ------------------------------------------------------- the tracer */
+
+struct tracee {
+	pid_t pid;
+	struct shared *sh;
+	int result;		/* how the child ended, once it did: child_result() */
+};
+
+/*
+ * The next SIGSTOP of the child (other signals are passed on): 0, or -1
+ * when it ended (t->result) or did not stop within 30 s (killed).
+ */
+static int tracee_wait(struct tracee *t)
+{
+	double deadline = now_s() + 30;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(t->pid, &status, WNOHANG);
+
+		if (r < 0) {
+			t->result = -1;
+			return -1;
+		}
+		if (r == 0) {
+			if (now_s() > deadline) {
+				kill(t->pid, SIGKILL);
+				waitpid(t->pid, &status, 0);
+				t->result = -1;
+				return -1;
+			}
+			sleep_ms(1);
+			continue;
+		}
+		if (!WIFSTOPPED(status)) {
+			t->result = child_result(status);
+			return -1;
+		}
+		if (WSTOPSIG(status) == SIGSTOP)
+			return 0;
+		ptrace(PTRACE_CONT, t->pid, NULL, (void *)(long)WSTOPSIG(status));
+	}
+}
+
+/* A traced child with a new key of @len bytes, stopped at STEP_READY: 0 or -1. */
+static int tracee_start(struct tracee *t, struct shared *sh, size_t len, bool in_thread)
+{
+	memset(sh, 0, sizeof(*sh));
+	t->result = 0;
+	/* The kernel writes the key: no register of this process holds it. */
+	if (getrandom(sh->key, len, 0) != (ssize_t)len)
+		return -1;
+	sh->len = len;
+	t->sh = sh;
+	t->pid = fork();
+	if (t->pid < 0)
+		return -1;
+	if (t->pid == 0)
+		traced_child(sh, in_thread);
+	if (tracee_wait(t))
+		return -1;
+	/* An ASSERT that ends the test ends the child too. */
+	ptrace(PTRACE_SETOPTIONS, t->pid, NULL, (void *)(long)PTRACE_O_EXITKILL);
+	return 0;
+}
+
+/* Let the child run to its next stop: its step, or -1 when it ended. */
+static int tracee_next(struct tracee *t)
+{
+	if (ptrace(PTRACE_CONT, t->pid, NULL, NULL) || tracee_wait(t))
+		return -1;
+	return (int)t->sh->step;
+}
+
+static void tracee_end(struct tracee *t)
+{
+	kill(t->pid, SIGKILL);
+	waitpid(t->pid, NULL, 0);
+}
+
+/*
+ * How many of the @piece-byte pieces of the key (at multiples of @piece)
+ * occur in @buf; the offset of the first one found in *@where.
+ */
+static unsigned int pieces_in(const void *buf, size_t size, const struct shared *sh,
+			      size_t piece, size_t *where)
+{
+	unsigned int n = 0;
+
+	for (size_t i = 0; i + piece <= sh->len; i += piece) {
+		const unsigned char *hit = memmem(buf, size, sh->key + i, piece);
+
+		if (hit && !n++)
+			*where = (size_t)(hit - (const unsigned char *)buf);
+	}
+	return n;
+}
+
+/* The name of the register at offset @off of the (standard format) XSAVE area. */
+static void xstate_place(size_t off, char *name, size_t size)
+{
+	snprintf(name, size, "XSAVE area offset %zu", off);
+#if defined(__x86_64__) || defined(__i386__)
+	if (off >= 160 && off < 416) {
+		snprintf(name, size, "xmm%zu", (off - 160) / 16);
+		return;
+	}
+	for (unsigned int c = 2; c < 32; c++) {
+		unsigned int eax, ebx, ecx, edx;
+
+		if (!__get_cpuid_count(0xd, c, &eax, &ebx, &ecx, &edx) || !eax ||
+		    off < ebx || off >= (size_t)ebx + eax)
+			continue;
+		off -= ebx;
+		if (c == 2)
+			snprintf(name, size, "ymm%zu (upper half)", off / 16);
+		else if (c == 5)
+			snprintf(name, size, "k%zu", off / 8);
+		else if (c == 6)
+			snprintf(name, size, "zmm%zu (upper half)", off / 32);
+		else if (c == 7)
+			snprintf(name, size, "zmm%zu", 16 + off / 64);
+		else
+			snprintf(name, size, "XSAVE component %u offset %zu", c, off);
+		return;
+	}
+#endif
+}
+
+/* A register set of the stopped child into @buf: its size, or 0. */
+static size_t regset(pid_t pid, int type, void *buf, size_t size)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = size };
+
+	if (ptrace(PTRACE_GETREGSET, pid, (void *)(long)type, &iov))
+		return 0;
+	return iov.iov_len;
+}
+
+struct regs_seen {
+	bool vector;		/* NT_X86_XSTATE or NT_PRFPREG could be read */
+	unsigned int pieces;	/* pieces of the key found */
+	char place[96];		/* where the first was */
+};
+
+static void key_in_registers(const struct tracee *t, struct regs_seen *seen)
+{
+	static unsigned char buf[64 * 1024];
+	static const struct {
+		int type;
+		const char *name;
+		size_t piece;
+	} sets[] = {
+#ifdef NT_X86_XSTATE
+		{ NT_X86_XSTATE, "NT_X86_XSTATE", VEC_PIECE },
+#endif
+		{ NT_PRFPREG, "NT_PRFPREG", VEC_PIECE },
+		{ NT_PRSTATUS, "NT_PRSTATUS", GPR_PIECE },
+	};
+	char reg[64];
+
+	memset(seen, 0, sizeof(*seen));
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		size_t size = regset(t->pid, sets[i].type, buf, sizeof(buf)), where = 0;
+		unsigned int n;
+
+		if (!size)
+			continue;
+		if (sets[i].type != NT_PRSTATUS)
+			seen->vector = true;
+		n = pieces_in(buf, size, t->sh, sets[i].piece, &where);
+		if (n && !seen->pieces) {
+			if (sets[i].type == NT_PRSTATUS)
+				snprintf(reg, sizeof(reg), "general register at offset %zu", where);
+			else
+				xstate_place(where, reg, sizeof(reg));
+			snprintf(seen->place, sizeof(seen->place), "%s: %s", sets[i].name, reg);
+		}
+		seen->pieces += n;
+	}
+}
+
+/* Pieces of the key in [@start, @end) of the child's memory (/proc/PID/mem). */
+static unsigned int key_in_memory(const struct tracee *t, uintptr_t start, uintptr_t end)
+{
+	size_t size = end - start, where = 0, page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char *buf = calloc(1, size);
+	unsigned int n = 0;
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", t->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && buf) {
+		/* Page by page: a guard page reads as zeros. */
+		for (size_t off = 0; off < size; off += page)
+			if (pread(fd, buf + off, page, (off_t)(start + off)) != (ssize_t)page)
+				memset(buf + off, 0, page);
+		n = pieces_in(buf, size, t->sh, VEC_PIECE, &where);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return n;
+}
+
+/* The [stack] mapping of the child: 0, or -1. */
+static int main_stack(const struct tracee *t, uintptr_t *start, uintptr_t *end)
+{
+	char path[64], line[512];
+	unsigned long s, e;
+	int found = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", t->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (found && fgets(line, sizeof(line), f))
+		if (strstr(line, "[stack]") && sscanf(line, "%lx-%lx", &s, &e) == 2) {
+			*start = s;
+			*end = e;
+			found = 0;
+		}
+	fclose(f);
+	return found;
+}
+
+/* Pieces of the key on the stacks of the child: [stack], and the thread's. */
+static unsigned int key_on_stacks(const struct tracee *t, const char **where)
+{
+	uintptr_t start, end;
+	unsigned int n;
+
+	*where = "no stack";
+	if (main_stack(t, &start, &end))
+		return 0;
+	n = key_in_memory(t, start, end);
+	*where = "[stack]";
+	if (!n && t->sh->thread_stack[1]) {
+		n = key_in_memory(t, t->sh->thread_stack[0], t->sh->thread_stack[1]);
+		*where = "the thread's stack";
+	}
+	return n;
+}
+
+/*
+ * tracee_start() in a test: false when there is no child, and the test
+ * is then skipped (ptrace refused here) or failed.
+ */
+static bool traced(struct __test_metadata *_metadata, struct tracee *t, struct shared *sh,
+		   size_t len, bool in_thread)
+{
+	if (!tracee_start(t, sh, len, in_thread))
+		return true;
+	if (t->result == CHILD_NO_PTRACE)
+		SKIP(return false, "PTRACE_TRACEME is refused here");
+	EXPECT_TRUE(false) TH_LOG("no traced child (%d)", t->result);
+	return false;
+}
+
+/* --------------------------------------------------------- registers */
+
+TEST(registers)
+{
+	struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	bool control = true, vector = true;
+	unsigned int control_pieces = 0;
+
+	ASSERT_NE(MAP_FAILED, sh);
+	for (size_t k = 0; k < sizeof(key_sizes) / sizeof(key_sizes[0]); k++) {
+		struct tracee t;
+		struct regs_seen seen;
+		int step;
+
+		if (!traced(_metadata, &t, sh, key_sizes[k], false))
+			return;
+		while ((step = tracee_next(&t)) >= 0) {
+			key_in_registers(&t, &seen);
+			vector &= seen.vector;
+			if (step == STEP_MEMCPY_CONTROL) {
+				control &= seen.pieces > 0;
+				control_pieces += seen.pieces;
+				TH_LOG("%zu-byte key, %s: %u pieces, the first in %s", sh->len,
+				       step_name[step], seen.pieces, seen.place);
+				continue;
+			}
+			if (step == STEP_STACK_CONTROL)
+				continue;
+			EXPECT_EQ(0, seen.pieces)
+				TH_LOG("%zu-byte key, after %s: %u pieces of it in the registers, the first in %s",
+				       sh->len, step_name[step], seen.pieces, seen.place);
+		}
+		EXPECT_EQ(0, t.result) TH_LOG("the child failed (%d)", t.result);
+		tracee_end(&t);
+	}
+	munmap(sh, sizeof(*sh));
+	/* A leak found is a failure, whatever the control says. */
+	if (_metadata->exit_code != KSFT_PASS)
+		return;
+	if (!vector)
+		SKIP(return, "no vector register set through PTRACE_GETREGSET here");
+	if (!control)
+		SKIP(return, "glibc's memcpy() left %u pieces of the keys in the registers, not in "
+		     "each: no AVX-512 or AVX2 here? The probe would prove nothing", control_pieces);
+}
+
+/* ------------------------------------------------------------- stack */
+
+/* Every step of a child judged by the stacks; @in_thread: the calls in a thread. */
+static void stacks_hold_no_key(struct __test_metadata *_metadata, bool in_thread)
+{
+	struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, sh);
+	for (size_t k = 0; k < sizeof(key_sizes) / sizeof(key_sizes[0]); k++) {
+		bool control_found = false;
+		struct tracee t;
+		const char *where;
+		unsigned int n;
+		int step;
+
+		if (!traced(_metadata, &t, sh, key_sizes[k], in_thread))
+			return;
+		while ((step = tracee_next(&t)) >= 0) {
+			if (step == STEP_MEMCPY_CONTROL)
+				continue;
+			n = key_on_stacks(&t, &where);
+			if (step == STEP_STACK_CONTROL) {
+				control_found = n > 0;
+				continue;
+			}
+			EXPECT_EQ(0, n)
+				TH_LOG("%zu-byte key, after %s: %u of its %zu pieces on %s",
+				       sh->len, step_name[step], n, sh->len / VEC_PIECE, where);
+		}
+		EXPECT_EQ(0, t.result) TH_LOG("the child failed (%d)", t.result);
+		EXPECT_TRUE(control_found)
+			TH_LOG("%zu-byte key: the control copy on the stack was not found", sh->len);
+		tracee_end(&t);
+	}
+	munmap(sh, sizeof(*sh));
+}
+
+TEST(stack)
+{
+	stacks_hold_no_key(_metadata, false);
+}
+
+TEST(thread_stack)
+{
+	stacks_hold_no_key(_metadata, true);
+}
+
+/* ----------------------------------------------------------- linking */
+
+struct link_seen {
+	bool found, now, relro;
+};
+
+static int find_libsmem(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct link_seen *seen = arg;
+
+	(void)size;
+	if (!info->dlpi_name || !strstr(info->dlpi_name, "libsmem.so"))
+		return 0;
+	seen->found = true;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const ElfW(Dyn) *d;
+
+		if (ph->p_type == PT_GNU_RELRO)
+			seen->relro = true;
+		if (ph->p_type != PT_DYNAMIC)
+			continue;
+		for (d = (const ElfW(Dyn) *)(info->dlpi_addr + ph->p_vaddr); d->d_tag != DT_NULL; d++)
+			if (d->d_tag == DT_BIND_NOW ||
+			    (d->d_tag == DT_FLAGS && (d->d_un.d_val & DF_BIND_NOW)) ||
+			    (d->d_tag == DT_FLAGS_1 && (d->d_un.d_val & DF_1_NOW)))
+				seen->now = true;
+	}
+	return 1;
+}
+
+/*
+ * Bound at load time: a lazily bound call saves every vector register on
+ * the stack (_dl_runtime_resolve_xsavec) the first time it runs.
+ */
+TEST(linked_now)
+{
+	struct link_seen seen = { 0 };
+
+	dl_iterate_phdr(find_libsmem, &seen);
+	if (!seen.found)
+		SKIP(return, "libsmem is linked statically");
+	EXPECT_TRUE(seen.now) TH_LOG("libsmem.so is not linked with -z now");
+	EXPECT_TRUE(seen.relro) TH_LOG("libsmem.so is not linked with -z relro");
+}
+
+/* -------------------------------------------------------------- fork */
+
+/*
+ * A maker thread makes secrets (and exports and imports them where the
+ * backend shares) and closes them, as fast as it can; the test forks in
+ * a loop meanwhile.  Whenever fork() happens, in the middle of a backend's
+ * mmap(), madvise() or /dev/smem ioctl included, the child must hold no
+ * mapping and no descriptor of a secret, and reach none by its address.
+ */
+#define KEPT 2
+
+struct fork_stress {
+	atomic_bool stop;
+	/* The bytes of a secret alive and complete right now, or NULL. */
+	_Atomic(const unsigned char *) live;
+	atomic_long made;
+	int maker_error;
+	struct smem_secret *kept[KEPT];
+	const unsigned char *kept_at[KEPT];
+	atomic_int *reported;		/* shared with the children */
+};
+
+static void *maker(void *arg)
+{
+	static const size_t sizes[] = { 32, 3000, 20000 };
+	struct fork_stress *st = arg;
+	bool share = lib_guarantees() & SMEM_G_SHAREABLE;
+	unsigned int i;
+
+	for (i = 0; !atomic_load(&st->stop); i++) {
+		struct smem_secret *s = lib_new_pattern(sizes[i % 3], i), *imported = NULL;
+		int fd;
+
+		if (!s) {
+			st->maker_error = 1;
+			break;
+		}
+		atomic_store(&st->live, lib_address(s));
+		if (share) {
+			fd = smem_secret_export_fd(s);
+			if (fd < 0 || smem_secret_import_fd(fd, 0, &imported))
+				st->maker_error = 2;
+			if (fd >= 0)
+				close(fd);
+		}
+		atomic_store(&st->live, NULL);
+		if (imported) {
+			smem_secret_close(imported);
+			smem_secret_unref(imported);
+		}
+		if (smem_secret_close(s))
+			st->maker_error = 3;
+		smem_secret_unref(s);
+		atomic_fetch_add(&st->made, 1);
+	}
+	return NULL;
+}
+
+/* "/dev/smem" or "secretmem" in @text (a line of /proc/self/maps, a link). */
+static bool names_secret(const char *text)
+{
+	return strstr(text, "/dev/smem") || strstr(text, "secretmem");
+}
+
+/*
+ * A descriptor of a secret, but for a sealed read-only object: what
+ * smem_secret_export_fd() returned to the maker thread, which holds it for
+ * a moment; the caller's, not the library's.  The first one's link in
+ * @arg (FD_SEEN bytes).
+ */
+#define FD_SEEN 320
+
+static bool secret_fd(int fd, const char *target, void *arg)
+{
+	struct smem_object_info info;
+
+	if (!names_secret(target) ||
+	    (!ioctl(fd, SMEM_IOC_INFO, &info) && info.prot == SMEM_PROT_READ &&
+	     (info.seals & SMEM_SEAL_ALL) == SMEM_SEAL_ALL))
+		return false;
+	snprintf(arg, FD_SEEN, "descriptor %d, %s", fd, target);
+	return true;
+}
+
+/* The first few failing children say why. */
+static int __attribute__((format(printf, 3, 4)))
+fork_child_fail(struct fork_stress *st, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (atomic_fetch_add(st->reported, 1) < 5) {
+		va_start(ap, fmt);
+		fprintf(stderr, "# forked child: ");
+		vfprintf(stderr, fmt, ap);
+		fprintf(stderr, "\n");
+		va_end(ap);
+	}
+	return code;
+}
+
+static int fork_child_checks(struct fork_stress *st)
+{
+	const unsigned char *live = atomic_load(&st->live);
+	char line[512], fd_seen[FD_SEEN];
+	unsigned char out[8];
+	FILE *f;
+	int i, n;
+
+	for (i = 0; i < KEPT; i++) {
+		if (smem_secret_copy_out(st->kept[i], 0, out, sizeof(out)) != -ECHILD)
+			return fork_child_fail(st, 1, "copy_out of the parent's secret is not -ECHILD");
+		if (lib_probe_read(st->kept_at[i], NULL) != SIGSEGV)
+			return fork_child_fail(st, 2, "the parent's secret at %p is readable",
+					       (const void *)st->kept_at[i]);
+	}
+	if (live && lib_probe_read(live, NULL) != SIGSEGV)
+		return fork_child_fail(st, 3, "the secret made at fork time, at %p, is readable",
+				       (const void *)live);
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return fork_child_fail(st, 4, "/proc/self/maps: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (names_secret(line)) {
+			fclose(f);
+			return fork_child_fail(st, 5, "a mapping of the parent's: %s", line);
+		}
+	fclose(f);
+	n = lib_count_fds(secret_fd, fd_seen);
+	if (n < 0)
+		return fork_child_fail(st, 6, "/proc/self/fd: %s", strerror(errno));
+	if (n)
+		return fork_child_fail(st, 7, "%d descriptors of the parent's, the first %s",
+				       n, fd_seen);
+	return 0;
+}
+
+LIB_EMPTY_FIXTURE(fork_stress)
+
+TEST_F_TIMEOUT(fork_stress, while_secrets_come_and_go, 300)
+{
+	double seconds = lib_env_seconds("SMEM_STRESS_SECONDS", 5), deadline;
+	struct fork_stress st = { .maker_error = 0 };
+	long forks = 0, failed = 0, first = 0;
+	pthread_t t;
+	int i;
+
+	st.reported = mmap(NULL, sizeof(*st.reported), PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, st.reported);
+	for (i = 0; i < KEPT; i++) {
+		st.kept[i] = lib_new_pattern(i ? 5000 : 40, i);
+		ASSERT_NE(NULL, st.kept[i]);
+		st.kept_at[i] = lib_address(st.kept[i]);
+		ASSERT_NE(NULL, st.kept_at[i]);
+	}
+	ASSERT_EQ(0, pthread_create(&t, NULL, maker, &st));
+	deadline = now_s() + seconds;
+	while (now_s() < deadline) {
+		pid_t pid = fork();
+		int r;
+
+		ASSERT_LE(0, pid);
+		if (pid == 0)
+			_exit(fork_child_checks(&st));
+		r = wait_child(pid);
+		forks++;
+		if (r) {
+			failed++;
+			if (!first)
+				first = r;
+		}
+	}
+	atomic_store(&st.stop, true);
+	pthread_join(t, NULL);
+	TH_LOG("%ld forks while %ld secrets were made (%s): %ld children reached a secret",
+	       forks, (long)atomic_load(&st.made), lib_backend(), failed);
+	EXPECT_EQ(0, failed) TH_LOG("the first failed check: %ld", first);
+	EXPECT_EQ(0, st.maker_error);
+	EXPECT_LT(0, atomic_load(&st.made));
+	for (i = 0; i < KEPT; i++) {
+		EXPECT_EQ(0, smem_secret_read(st.kept[i], lib_check_fn, &i));
+		smem_secret_unref(st.kept[i]);
+	}
+	munmap(st.reported, sizeof(*st.reported));
+}
+
+TEST_HARNESS_MAIN
