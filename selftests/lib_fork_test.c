@@ -40,29 +40,15 @@ static int count_fn(const void *buf, size_t len, void *arg)
 	return (int)len;
 }
 
+static bool is_smem_fd(int fd, const char *target, void *arg)
+{
+	return strstr(target, "smem") && !strstr(target, "secretmem");
+}
+
 /* Descriptors of this process that are /dev/smem objects. */
 static int smem_fds(void)
 {
-	char path[300], target[256];
-	struct dirent *d;
-	int n = 0;
-	DIR *dir;
-
-	dir = opendir("/proc/self/fd");
-	if (!dir)
-		return -1;
-	while ((d = readdir(dir))) {
-		ssize_t len;
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", d->d_name);
-		len = readlink(path, target, sizeof(target) - 1);
-		if (len <= 0)
-			continue;
-		target[len] = 0;
-		n += strstr(target, "smem") != NULL && !strstr(target, "secretmem");
-	}
-	closedir(dir);
-	return n;
+	return lib_count_fds(is_smem_fd, NULL);
 }
 
 static bool mapped(const void *addr)

@@ -788,7 +788,8 @@ static void put_pool(struct out *o, const struct status *s)
 	put_num(o, "pending_blocks", p->pending_blocks, carved ? "pending blocks" : NULL,
 		text("%" PRIu64 "%s", p->pending_blocks, p->pending_blocks ?
 		     " (out of the pool, not given back to the kernel yet; retried)" : ""));
-	put_num(o, "user_max_pages", p->user_max_pages, "per-user cap", p->user_max_pages ?
+	put_num(o, "user_max_pages", p->user_max_pages, "per-user cap",
+		strcmp(s->params[PARAM_USER_MAX_PERCENT], "0") ?
 		text("%" PRIu64 " pages (%" PRIu64 " MiB, user_max_percent=%s;"
 		     " CAP_SYS_RESOURCE is exempt)", p->user_max_pages,
 		     mib(p->user_max_pages, ps), s->params[PARAM_USER_MAX_PERCENT]) :

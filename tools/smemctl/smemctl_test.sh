@@ -277,6 +277,9 @@ run status
 echo "$out" | grep -q '^warnings$' && echo "$out" | grep -q \
 	"^  pool: *the pool is empty: set pool_mb=$block_mb (one block is $block_mb MiB) or run smemctl pool grow ${block_mb}M\$"
 ok $? "status: empty pool warning, with the block size" "$out"
+pool_lines_match
+ok $? "status: the empty pool's lines follow sysfs (a cap of 0 pages, not none)" \
+	"differs: $bad" "$out"
 run status --json
 echo "$out" | grep -q "^    \"pool_empty\": \"the pool is empty: set pool_mb=$block_mb " && json_valid
 ok $? "status --json: warnings.pool_empty" "$out"
