@@ -11,7 +11,8 @@
 #   make check         host tests, then the VM suite on 6.1 and 6.12
 #   make demo          the demo, in a VM
 #   make install       libsmem, headers, pkg-config file, man pages, tools,
-#                      the udev rule and the modprobe.d / modules-load.d files
+#                      the udev rule, the modprobe.d / modules-load.d files and
+#                      the group smem (sysusers.d)
 #   make dkms-install  the module's sources to /usr/src, built and installed by
 #                      DKMS for every kernel with headers (dkms-remove: undo)
 #
@@ -35,6 +36,7 @@ SBINDIR ?= $(PREFIX)/sbin
 UDEVRULESDIR ?= /usr/lib/udev/rules.d
 MODPROBEDIR ?= /usr/lib/modprobe.d
 MODULESLOADDIR ?= /usr/lib/modules-load.d
+SYSUSERSDIR ?= /usr/lib/sysusers.d
 
 # Kernels to build the module for: every kernel under /lib/modules that
 # has a build directory, unless KVER names one.
@@ -269,12 +271,16 @@ install: lib $(BUILD)/tools/smemctl
 	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UDEVRULESDIR) \
-		$(DESTDIR)$(MODPROBEDIR) $(DESTDIR)$(MODULESLOADDIR)
+		$(DESTDIR)$(MODPROBEDIR) $(DESTDIR)$(MODULESLOADDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 755 $(BUILD)/tools/smemctl $(DESTDIR)$(SBINDIR)/
 	install -m 644 man/man8/smemctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 dist/udev/60-smem.rules $(DESTDIR)$(UDEVRULESDIR)/
 	install -m 644 dist/modprobe.d/smem.conf $(DESTDIR)$(MODPROBEDIR)/
 	install -m 644 dist/modules-load.d/smem.conf $(DESTDIR)$(MODULESLOADDIR)/
+	install -m 644 dist/sysusers.d/smem.conf $(DESTDIR)$(SYSUSERSDIR)/
+	# The group now, on this machine (a package would do it in postinst).
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers $(SYSUSERSDIR)/smem.conf; fi
 
 # The module through DKMS, for every kernel with headers (tools/dkms.sh).
 dkms-install:
