@@ -84,9 +84,12 @@ static long smem_ioctl_pool_resize(void __user *arg)
 		return -EFAULT;
 	if (req.flags || req.pad)
 		return -EINVAL;
-	if (smem_pool_source() != SMEM_SOURCE_CARVEOUT)
-		return -EOPNOTSUPP;
-	ret = smem_carve_resize(req.size, &req.pool_size);
+	if (smem_pool_source() == SMEM_SOURCE_CARVEOUT) {
+		ret = smem_carve_resize(req.size, &req.pool_size);
+	} else {
+		req.pool_size = PFN_PHYS(smem_pool_pages());
+		ret = -EOPNOTSUPP;
+	}
 	if (copy_to_user(arg, &req, sizeof(req)))
 		return -EFAULT;
 	return ret;

@@ -25,7 +25,7 @@
 
 /*
  * Physical address of the page at @p, from its page table entry through
- * smem_dmtest (pagemap skips smem's VM_PFNMAP mappings); 0 if unknown.
+ * smem_dmtest, which needs no pagemap permission; 0 if unknown.
  */
 static uint64_t phys_of(const void *p)
 {
