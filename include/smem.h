@@ -83,7 +83,8 @@ struct smem_info {
  *            (-EINVAL when it names none), from every call that makes a
  *            secret and from smem_info();
  *   -ENOTSUP the backend cannot give a guarantee asked for.
- * Allocation failures are -ENOMEM, or -EAGAIN over RLIMIT_MEMLOCK.
+ * Allocation failures are -ENOMEM (on kmod: also a full pool), or -EAGAIN
+ * over RLIMIT_MEMLOCK (on kmod: also over the user's share of the pool).
  * None of the calls is async-signal-safe.
  */
 
