@@ -6,15 +6,18 @@
 # Lanes: "lint" (checkpatch on the kernel code, the man pages), "host"
 # (library tests on this machine's kernel, where no module can be loaded),
 # "6.1", "6.12" and "debug" (the whole suite and the examples in a VM on
-# that kernel), "dkms" (DKMS builds and installs the module for 6.1 and
-# 6.12 here, and each kernel boots with the DKMS-built module).
-# Default: lint host 6.1 6.12 dkms debug.  Ends with one line
+# that kernel), "real" (guests that look like real machines, on 6.1 and
+# 6.12: 4 GiB with 1 GiB direct-map pages, nogbpages, virtio-mem,
+# movablecore=, a kdump capture kernel, VFIO, an unprivileged user; see
+# selftests/vm/real.sh), "dkms" (DKMS builds and installs the module for
+# 6.1 and 6.12 here, and each kernel boots with the DKMS-built module).
+# Default: lint host 6.1 6.12 real dkms debug.  Ends with one line
 # "N passed, N failed, N skipped" and exits non-zero on any failure,
 # including a lane that died without reporting its results.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -gt 0 ] || set -- lint host 6.1 6.12 dkms debug
+[ $# -gt 0 ] || set -- lint host 6.1 6.12 real dkms debug
 # A directory per run: runs side by side must not count each other's TAP.
 mkdir -p "$top/build/check"
 logdir=$(mktemp -d "$top/build/check/run.XXXXXX")
@@ -122,6 +125,15 @@ vm_lane() {
 	return $rc
 }
 
+# Guests that look like real machines, one kernel after the other.
+real_lane() {
+	local k rc=0
+	for k in 6.1 6.12; do
+		"$top/selftests/vm/real.sh" "$k" || rc=1
+	done
+	return $rc
+}
+
 # The path users take: tools/dkms.sh (make dkms-install) builds and
 # installs smem with DKMS for 6.1 and 6.12 on this machine, a second
 # install changes nothing, each kernel boots with the DKMS-built module
@@ -177,6 +189,7 @@ run_lane() {
 	case "$lane" in
 	lint) lint ;;
 	host) host_lane ;;
+	real) real_lane ;;
 	dkms) dkms_lane ;;
 	*) vm_lane "$lane" ;;
 	esac 2>&1 | tee "$log"

@@ -12,6 +12,7 @@
 #              plugged and online above it; kmod_carve_test
 #  movable     movablecore=512M and memhp_default_state=online_movable;
 #              kmod_carve_test
+#  offline     memhp_default_state=offline: blocks given back stay offline
 #  kdump       selftests/vm/kdump.sh, when it is there
 #  vfio        selftests/vm/vfio_dma.sh, when it is there
 #  user        kmod_isolation_test as uid 65534 in the device's group (as
@@ -94,16 +95,21 @@ with=$(value 4g eligible_blocks) without=$(value nogbpages eligible_blocks)
 [ "${without:-0}" -gt "${with:-0}" ]
 tap $? "nogbpages makes more blocks eligible: ${with:-?} without it, ${without:-?} with it (carved: $(value 4g carved_blocks), $(value nogbpages carved_blocks))"
 
-guest virtio-mem "${vmem[@]}" -- sh -c "grep -c 'System RAM (virtio_mem)' /proc/iomem; \
-	$carve -T gib_mapped_memory_stays -T movable_blocks_carve"
+guest virtio-mem "${vmem[@]}" -- \
+	"$carve" -T gib_mapped_memory_stays -T movable_blocks_carve
 passed virtio-mem driver_managed_memory_stays
 
 # Blocks given back go back to ZONE_MOVABLE only with online_movable:
-# with "online" the kernel puts them in a kernel zone, where they may
-# refuse the next time (docs/design.md says so for administrators).
+# with "online" the kernel puts them in a kernel zone, where unmovable
+# pages may make them refuse the next time.
 guest movable -c "movablecore=512M memhp_default_state=online_movable" -- \
 	"$carve" -T gib_mapped_memory_stays -T driver_managed_memory_stays
 passed movable movable_blocks_carve
+
+# The command line's policy is the one given-back blocks follow.
+guest offline -c memhp_default_state=offline -- \
+	"$carve" -t give_back_follows_policy -t pending_block_goes_back
+passed offline give_back_follows_policy
 
 for script in kdump.sh vfio_dma.sh; do
 	[ -x "$top/selftests/vm/$script" ] || continue
