@@ -97,19 +97,8 @@ inside() {
 	echo $pages
 }
 
-n=0
-rc=0
-# check STATUS DESCRIPTION: one TAP line, ok when STATUS (that of the test
-# just before) is 0.
-check() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		rc=1
-	fi
-}
+# shellcheck source=selftests/vm/tap.sh
+. "$(dirname "$0")/tap.sh"
 
 # captured NAME: the run got to the capture kernel, which searched all of
 # /proc/vmcore and found the control pattern (so the search works).
@@ -133,27 +122,27 @@ run A crash_kexec_post_notifiers "
 	$hold"
 grep '^kdump-warning: ' "$work/A.log" | sed 's/^/# /'
 captured A && [ "$(hits A secret)" = 0 ]
-check $? "(a) post-notifiers, capture kernel loaded after the carve: no secret page in /proc/vmcore (found $(hits A secret))"
+tap $? "(a) post-notifiers, capture kernel loaded after the carve: no secret page in /proc/vmcore (found $(hits A secret))"
 captured A
-check $? "(a) the control pattern in ordinary memory is in /proc/vmcore"
+tap $? "(a) the control pattern in ordinary memory is in /proc/vmcore"
 [ "$(inside A)" -gt 0 ] 2>/dev/null
-check $? "(a) $(inside A) of $(value A kdump-secret-pages) secret pages were inside the vmcore's ranges (block carved after kexec -p): the panic wipe hid them"
+tap $? "(a) $(inside A) of $(value A kdump-secret-pages) secret pages were inside the vmcore's ranges (block carved after kexec -p): the panic wipe hid them"
 [ "$(value A kdump-sysfs-before)" = 0 ] && [ "$(value A kdump-sysfs-after)" = 1 ]
-check $? "(c) crash_kernel_loaded: $(value A kdump-sysfs-before) before kexec -p, $(value A kdump-sysfs-after) after"
+tap $? "(c) crash_kernel_loaded: $(value A kdump-sysfs-before) before kexec -p, $(value A kdump-sysfs-after) after"
 [ "$(value A kdump-status-before)" = 0 ] && [ "$(value A kdump-status-after)" = 1 ]
-check $? "(c) SMEM_STATUS_CRASH_KERNEL: $(value A kdump-status-before) before kexec -p, $(value A kdump-status-after) after"
+tap $? "(c) SMEM_STATUS_CRASH_KERNEL: $(value A kdump-status-before) before kexec -p, $(value A kdump-status-after) after"
 [ "$(value A kdump-warned-before)" = 0 ] && [ "$(value A kdump-warned-after)" -gt 0 ] 2>/dev/null
-check $? "(c) dmesg warns about the crash kernel on a resize while it is loaded (lines: $(value A kdump-warned-before) before kexec -p, $(value A kdump-warned-after) after the resize)"
+tap $? "(c) dmesg warns about the crash kernel on a resize while it is loaded (lines: $(value A kdump-warned-before) before kexec -p, $(value A kdump-warned-after) after the resize)"
 
 run B "" "
 	kexec -p $load
 	$hold"
 captured B && [ "$(hits B secret)" = 0 ]
-check $? "(b) no post-notifiers, capture kernel loaded after the carve: no secret page in /proc/vmcore (found $(hits B secret))"
+tap $? "(b) no post-notifiers, capture kernel loaded after the carve: no secret page in /proc/vmcore (found $(hits B secret))"
 captured B
-check $? "(b) the control pattern in ordinary memory is in /proc/vmcore"
+tap $? "(b) the control pattern in ordinary memory is in /proc/vmcore"
 [ "$(inside B)" = 0 ]
-check $? "(b) the carved blocks are outside the vmcore's ranges ($(inside B) of $(value B kdump-secret-pages) secret pages inside)"
+tap $? "(b) the carved blocks are outside the vmcore's ranges ($(inside B) of $(value B kdump-secret-pages) secret pages inside)"
 
 if [ "$diag" != --no-diag ]; then
 	for how in "kexec -p" "kexec -s -p"; do

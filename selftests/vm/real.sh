@@ -32,17 +32,9 @@ kernel=${1:?usage: real.sh KERNEL}
 work=$(mktemp -d /tmp/real.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
-n=0
-rc=0
-tap() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok - $kernel: $2"
-	else
-		echo "not ok - $kernel: $2"
-		rc=1
-	fi
-}
+TAP_NUMBERED=0 TAP_PREFIX="$kernel: "
+# shellcheck source=selftests/vm/tap.sh
+. "$(dirname "$0")/tap.sh"
 
 # guest NAME [VM-RUN OPTIONS] -- CMD...: boot one guest; its console in
 # $work/NAME.log, passed through with everything but TAP results commented.
