@@ -96,8 +96,11 @@ host_lane() {
 # the other backends and without protection keys; the reserved page
 # source, which needs a range reserved at boot; the wipe at panic.
 vm_lane() {
-	local k=$1 rc=0 vm="$top/tools/vm-run -k $1"
-	$vm -- smem-run-tests || rc=1
+	local k=$1 rc=0 vm="$top/tools/vm-run -k $1" suite_timeout=900
+	# KASAN under TCG: the whole suite in one guest takes several times as
+	# long on the debug kernel.
+	[ "$k" != debug ] || suite_timeout=2400
+	$vm -t $suite_timeout -- smem-run-tests || rc=1
 	$vm --no-build -- smem-run-examples || rc=1
 	# The library on its other backends tests the library more than the
 	# kernel: the debug kernel (KASAN under TCG, several times slower)
