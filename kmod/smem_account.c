@@ -187,7 +187,13 @@ int smem_account_charge(struct smem_charge *charge, unsigned long npages)
 	return ret;
 }
 
-/* Give back what smem_account_charge() charged; from any task. */
+/**
+ * smem_account_uncharge() - give back what smem_account_charge() charged
+ * @charge: the charge; empty afterwards
+ *
+ * From any task: the last reference to an object may be dropped by
+ * another process than the one that allocated it.
+ */
 void smem_account_uncharge(struct smem_charge *charge)
 {
 	smem_uncharge_share(charge);

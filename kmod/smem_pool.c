@@ -170,7 +170,10 @@ int smem_block_claim(struct smem_block *b)
 	return ret;
 }
 
-/* Undo smem_block_claim(): the range may go back to the kernel now. */
+/**
+ * smem_block_unclaim() - undo smem_block_claim()
+ * @b: the block; the range may go back to the kernel afterwards
+ */
 void smem_block_unclaim(struct smem_block *b)
 {
 	size_t size = PFN_PHYS(b->npages);
@@ -198,7 +201,18 @@ void smem_block_abandon(struct smem_block *b, const char *why)
 	smem_block_free(b);
 }
 
-/* Zero bytes [offset, offset + length) of the pages @pfns, run by run. */
+/**
+ * smem_pool_zero() - zero part of an object's pages
+ * @pfns: the object's frame numbers
+ * @offset: first byte, counted across the pages
+ * @length: bytes
+ *
+ * One short-lived mapping per run of physically contiguous pages.  May
+ * sleep.
+ *
+ * Return: 0, or -ENOMEM when a run could not be mapped (the rest is
+ * zeroed all the same).
+ */
 int smem_pool_zero(const unsigned long *pfns, unsigned long offset,
 		   unsigned long length)
 {
@@ -224,6 +238,14 @@ int smem_pool_zero(const unsigned long *pfns, unsigned long offset,
 	return ret;
 }
 
+/**
+ * smem_block_new() - bookkeeping for a range of pool pages, all free
+ * @start: physical address
+ * @npages: pages
+ * @nid: NUMA node, for giving it back
+ *
+ * Return: the block, not claimed and on no list, or NULL.
+ */
 struct smem_block *smem_block_new(phys_addr_t start, unsigned long npages, int nid)
 {
 	struct smem_block *b = kzalloc(sizeof(*b), GFP_KERNEL);
@@ -286,6 +308,7 @@ struct smem_block *smem_pool_take_empty_block(void)
 	return found;
 }
 
+/* The pool's size in pages, read without the lock (it may change). */
 unsigned long smem_pool_pages(void)
 {
 	return READ_ONCE(smem_pool.pool_pages);
