@@ -703,7 +703,7 @@ TEST_F_TIMEOUT(carve, pending_block_goes_back, 300)
 
 	/* smem_dmtest claims with a kprobe: the debug kernel has none. */
 	if (ioctl(self->dmfd, SMEM_DMTEST_CLAIM_AT_ADD, &probe) && errno == EOPNOTSUPP)
-		SKIP(return, "no kprobes in this kernel: smem_dmtest cannot make add_memory() fail");
+		SKIP(return, "no ftrace-based kprobes in this kernel: smem_dmtest cannot make add_memory() fail");
 	EXPECT_EQ(-1, ioctl(self->dmfd, SMEM_DMTEST_RELEASE));
 
 	/* Once the claim is gone, the next resize gives the block back. */

@@ -179,6 +179,13 @@ static long smem_dmtest_claim_at_add(struct smem_dmtest_range __user *uarg)
 	struct resource *res;
 	long ret;
 
+	/*
+	 * Only a kprobe placed through ftrace runs its handler in ordinary
+	 * task context; an int3 one runs it in exception context, where
+	 * taking resource_lock is unsafe (lockdep says so).
+	 */
+	if (!IS_ENABLED(CONFIG_KPROBES_ON_FTRACE))
+		return -EOPNOTSUPP;
 	if (copy_from_user(&r, uarg, sizeof(r)))
 		return -EFAULT;
 	if (!r.size || r.start + r.size < r.start || r.start + r.size > (1ULL << MAX_PHYSMEM_BITS))
