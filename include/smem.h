@@ -120,10 +120,63 @@ int smem_secret_new_random(size_t len, unsigned int flags, struct smem_secret **
 int smem_secret_read(struct smem_secret *s, smem_read_fn fn, void *arg);
 int smem_secret_write(struct smem_secret *s, smem_write_fn fn, void *arg);
 /*
+ * The same with @flags (SMEM_WINDOW_*).  When the outermost window of a
+ * thread closes, the library erases what a callback may have left of the
+ * bytes: the stack below the window, SMEM_SCRUB_DEFAULT bytes deep or as
+ * SMEM_WINDOW_SCRUB_KIB() says, and the vector and scratch registers
+ * (x86-64).  SMEM_WINDOW_NO_SCRUB skips that, for a callback that copies
+ * no secret byte to its stack or registers itself (it only hands @buf to
+ * a system call, say); it matters only on the outermost window.
+ */
+#define SMEM_WINDOW_NO_SCRUB		(1U << 0)
+/* Erase @kib (1 .. 255) KiB of stack instead of SMEM_SCRUB_DEFAULT. */
+#define SMEM_WINDOW_SCRUB_KIB(kib)	(((unsigned int)(kib) & 0xffU) << 8)
+#define SMEM_SCRUB_DEFAULT		2048
+int smem_secret_read_flags(struct smem_secret *s, smem_read_fn fn, void *arg,
+			   unsigned int flags);
+int smem_secret_write_flags(struct smem_secret *s, smem_write_fn fn, void *arg,
+			    unsigned int flags);
+/*
  * Copy bytes @offset .. @offset + @len (clamped to the end) into @dst:
  * the count copied, 0 at the end, -EINVAL past it.
  */
 ssize_t smem_secret_copy_out(struct smem_secret *s, size_t offset, void *dst, size_t len);
+/*
+ * Copy @len bytes from @src into the secret at @offset, then wipe @src
+ * unless @flags has SMEM_KEEP_SOURCE: 0, or -EINVAL when the range does
+ * not fit (nothing is copied).  Writes: -EPERM when read-only.
+ */
+int smem_secret_copy_in(struct smem_secret *s, size_t offset, void *src, size_t len,
+			unsigned int flags);
+/*
+ * Copy @len bytes of @src at @src_offset into @dst at @dst_offset, from
+ * secret pages to secret pages (the same secret too: overlapping ranges
+ * are moved as by memmove()).  0, or -EINVAL when a range does not fit.
+ */
+int smem_secret_copy(struct smem_secret *dst, size_t dst_offset,
+		     struct smem_secret *src, size_t src_offset, size_t len);
+/*
+ * Constant-time comparison of the bytes with @len bytes at @buf, or with
+ * another secret's: 1 equal, 0 different (a different length is
+ * different at once: lengths are not secret), or a negative errno.
+ */
+int smem_secret_equal(struct smem_secret *s, const void *buf, size_t len);
+int smem_secret_equal_secret(struct smem_secret *a, struct smem_secret *b);
+/*
+ * Make the secret read-only: writes fail with -EPERM until
+ * smem_secret_melt(), or for good with SMEM_FREEZE_FOREVER (melt then
+ * fails with -EPERM).  Waits, like a writer, for the running accesses.
+ */
+#define SMEM_FREEZE_FOREVER	(1U << 0)
+int smem_secret_freeze(struct smem_secret *s, unsigned int flags);
+int smem_secret_melt(struct smem_secret *s);
+/*
+ * Check the canaries around the bytes: 0, or -EFAULT when something wrote
+ * past either end.  Every window checks them too and fails with -EFAULT
+ * without calling the callback.
+ */
+int smem_secret_check(struct smem_secret *s);
+
 /* Bytes in the secret (0 for NULL); still known after close. */
 size_t smem_secret_size(const struct smem_secret *s);
 /* Closing or closed (true for NULL and in a forked child). */
@@ -182,6 +235,16 @@ int smem_secret_import_fd(int fd, unsigned int flags, struct smem_secret **ret);
 int smem_require(unsigned int guarantees);
 /* Which backend, and what it guarantees. */
 int smem_info(struct smem_info *ret);
+
+/*
+ * Wipe the bytes of every secret of the process now, for a crash handler:
+ * async-signal-safe, takes no lock, never waits.  Every secret made before
+ * is closed (calls on it fail with -EBADF; its memory is given back when
+ * it is closed or unreferenced); secrets can be made again afterwards.
+ * Returns how many regions of secret pages it wiped.  A secret being made
+ * by another thread at the same moment may escape the wipe.
+ */
+int smem_purge(void);
 
 #ifdef __cplusplus
 }

@@ -80,7 +80,7 @@ static void push_back(struct size_class *c, struct smem_chunk *ch)
 	c->last = ch;
 }
 
-static int chunk_new(const struct smem_context *ctx, struct size_class *c,
+static int chunk_new(const struct smem_context *ctx, int pkey, struct size_class *c,
 		     struct smem_chunk **ret)
 {
 	size_t bytes = (CHUNK_BYTES + ctx->page_size - 1) & ~(ctx->page_size - 1);
@@ -91,7 +91,7 @@ static int chunk_new(const struct smem_context *ctx, struct size_class *c,
 	ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return -ENOMEM;
-	err = smem_region_create(&ch->region, bytes, ctx->backend, ctx->pkey);
+	err = smem_region_create(&ch->region, bytes, ctx->backend, pkey);
 	if (err) {
 		free(ch);
 		return err;
@@ -105,7 +105,7 @@ static int chunk_new(const struct smem_context *ctx, struct size_class *c,
 	return 0;
 }
 
-int smem_arena_alloc(const struct smem_context *ctx, size_t len,
+int smem_arena_alloc(const struct smem_context *ctx, int pkey, size_t len,
 		     struct smem_chunk **chunk, unsigned char **slot)
 {
 	struct size_class *c = class_of(len);
@@ -116,7 +116,7 @@ int smem_arena_alloc(const struct smem_context *ctx, size_t len,
 	pthread_mutex_lock(&c->lock);
 	ch = c->first;
 	if (!ch || ch->used == ch->nr_slots) {
-		err = chunk_new(ctx, c, &ch);
+		err = chunk_new(ctx, pkey, c, &ch);
 		if (err)
 			goto out;
 		push_front(c, ch);

@@ -42,8 +42,17 @@
  * (bytes.c says why).  Never memcpy() or memcmp() for those.
  */
 void smem_bytes_copy(void *dst, const void *src, size_t len);
+/* The same, for ranges that may overlap (memmove()). */
+void smem_bytes_move(void *dst, const void *src, size_t len);
 /* Not constant-time: for canaries and headers. */
 bool smem_bytes_equal(const void *a, const void *b, size_t len);
+/* Constant time, no early exit; for secret bytes. */
+bool smem_bytes_ct_equal(const void *a, const void *b, size_t len);
+/*
+ * Erase @depth bytes (a multiple of 64) of the stack below the caller's
+ * frame, within the thread's stack, then the vector and scratch registers.
+ */
+void smem_scrub(size_t depth);
 
 /* ------------------------------------------------------------- regions */
 
@@ -161,11 +170,19 @@ static inline unsigned int smem_generation(void)
 
 /* ---------------------------------------------------------------- pkeys */
 
+/* Keys the library takes at most, one per secret while they last. */
+#define SMEM_PKEYS_MAX	15
+
 /*
- * Allocate the key of the library and check that the pages of @backend
- * can be tagged with it; the key, or -errno when there are no keys.
+ * Allocate the first key of the library and check that the pages of
+ * @backend can be tagged with it: the key, -ENOTSUP when there are no
+ * keys here, or another -errno when the check failed (and may work later).
  */
 int smem_pkey_setup(const struct smem_backend_desc *backend);
+/* The key for a new secret (the context has keys). */
+int smem_pkey_pick(void);
+/* The PKRU bits (access- and write-disable) of every key the library holds. */
+uint32_t smem_pkey_lib_bits(void);
 
 /* PKRU bits of a key: access-disable; write-disable is the next bit. */
 static inline uint32_t smem_pkey_ad_bit(int pkey)
@@ -219,8 +236,8 @@ static inline uint32_t smem_pkru_open(uint32_t ad, bool write)
 
 struct smem_chunk;
 
-/* A zeroed slot of at least @len bytes, in pages tagged with @ctx->pkey. */
-int smem_arena_alloc(const struct smem_context *ctx, size_t len,
+/* A zeroed slot of at least @len bytes, in pages tagged with @pkey. */
+int smem_arena_alloc(const struct smem_context *ctx, int pkey, size_t len,
 		     struct smem_chunk **chunk, unsigned char **slot);
 /* Give back a slot the caller has wiped. */
 void smem_arena_free(struct smem_chunk *chunk, unsigned char *slot);
@@ -237,6 +254,11 @@ void smem_arena_fork_child(void);
 void smem_region_fork_prepare(void);
 void smem_region_fork_parent(void);
 void smem_region_fork_child(void);
+
+/* ---------------------------------------------------------------- purge */
+
+/* Bumped by smem_purge(): a secret made before is closed. */
+extern _Atomic unsigned int smem_purge_epoch;
 
 /* ------------------------------------------------------------- secrets */
 

@@ -39,3 +39,20 @@ int smem_pkey_setup(const struct smem_backend_desc *backend)
 	return -ENOTSUP;
 #endif
 }
+
+/* Stub until keys per secret: the one key of the context. */
+int smem_pkey_pick(void)
+{
+	const struct smem_context *ctx;
+
+	return smem_context_get(&ctx) ? -1 : ctx->pkey;
+}
+
+uint32_t smem_pkey_lib_bits(void)
+{
+	const struct smem_context *ctx;
+
+	if (smem_context_get(&ctx) || ctx->pkey < 0)
+		return 0;
+	return 3U << (2 * ctx->pkey);
+}

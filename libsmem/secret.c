@@ -522,7 +522,7 @@ static int secret_alloc(const struct smem_context *ctx, size_t len, struct smem_
 	s->pkey_ad = smem_pkey_ad_bit(ctx->pkey);
 	s->size = len;
 	if (ctx->pkey >= 0 && len <= SMEM_ARENA_MAX_SLOT) {
-		err = smem_arena_alloc(ctx, len, &s->chunk, &s->data);
+		err = smem_arena_alloc(ctx, ctx->pkey, len, &s->chunk, &s->data);
 	} else {
 		/* At the end of its pages: an overrun hits the guard page. */
 		span = (len + CANARY_SIZE - 1) & ~(size_t)(CANARY_SIZE - 1);
