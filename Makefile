@@ -75,7 +75,9 @@ LIB_SO := $(BUILD)/lib/libsmem.so.$(VERSION)
 LIB_A := $(BUILD)/lib/libsmem.a
 LIB_SRCS := $(wildcard libsmem/*.c)
 LIB_HDRS := $(wildcard libsmem/*.h) include/smem.h include/uapi/linux/smem.h
-LIB_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC \
+# -fexceptions: a C++ exception or a thread's cancellation that unwinds
+# through an access window runs the cleanup that closes it (secret.c).
+LIB_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC -fexceptions \
 	-fvisibility=hidden -Iinclude -Iinclude/uapi -pthread
 LIB_PIC_OBJS := $(LIB_SRCS:libsmem/%.c=$(BUILD)/lib/obj/%.o)
 # Every symbol bound at load time: a lazily bound call saves the vector
@@ -171,7 +173,7 @@ SAN_CFLAGS = -O1 -g -fno-omit-frame-pointer $(SAN_$(1)) -std=gnu11 -D_GNU_SOURCE
 define san_rules
 $(BUILD)/$(1)/lib/$(LIB_SONAME): $(LIB_SRCS) $(LIB_HDRS) libsmem/libsmem.map
 	@mkdir -p $$(dir $$@)
-	$(CC) $(call SAN_CFLAGS,$(1)) $(WARN) -fPIC -fvisibility=hidden -shared \
+	$(CC) $(call SAN_CFLAGS,$(1)) $(WARN) -fPIC -fexceptions -fvisibility=hidden -shared \
 		-Wl,-soname,$(LIB_SONAME) $(LIB_LDFLAGS) \
 		-Wl,--version-script=libsmem/libsmem.map -o $$@ $(LIB_SRCS)
 	ln -sf $(LIB_SONAME) $(BUILD)/$(1)/lib/libsmem.so
