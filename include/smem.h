@@ -49,6 +49,9 @@ enum smem_backend {
 #define SMEM_REQUIRE_SHIFT	8
 #define SMEM_REQUIRE(g)		((unsigned int)(g) << SMEM_REQUIRE_SHIFT)
 
+/* Windows one thread may have open inside each other. */
+#define SMEM_MAX_NESTING	32
+
 /* Largest secret; a larger size is -EINVAL. */
 #define SMEM_SECRET_MAX_SIZE	((size_t)1 << 30)
 
@@ -63,15 +66,25 @@ struct smem_info {
 
 /*
  * Limits worth knowing:
- *  - a callback must return: leaving it with longjmp() or an exception
- *    leaves the secret held and, with keys, the window open;
+ *  - a callback left by a C++ exception, pthread_exit() or a thread
+ *    cancellation closes its window on the way out (the library is built
+ *    with unwind tables and cleanups).  Left by longjmp(), the window
+ *    stays open (the secret held, with keys readable by this thread) until
+ *    the thread's next libsmem call, or its exit, finds it dead and ends
+ *    it; do not switch stacks (coroutines) inside a callback;
+ *  - with keys each secret gets its own key while the library holds fewer
+ *    than 15 (it takes them as secrets are made, as long as pkey_alloc()
+ *    gives them; an application that needs keys of its own allocates them
+ *    first): then secrets share keys, round robin, and a window on one
+ *    opens those that share its key to the same thread;
  *  - fork() is detected with pthread_atfork(): children made with _Fork(),
  *    vfork() or a raw clone() are not told, and find no pages (a fault)
  *    or zeroed ones where the parent's secrets were;
  *  - without keys each secret has pages of its own between two guard
  *    pages (three mappings: vm.max_map_count), and on the kmod backend a
  *    file descriptor of its own (RLIMIT_NOFILE); with keys, secrets of up
- *    to 2048 bytes share pages, with no canary between neighbours.
+ *    to 2016 bytes share pages with secrets of the same key, a canary
+ *    between neighbours.
  *
  * Errors common to every call taking a secret:
  *   -EINVAL  NULL secret, callback or output pointer, zero or too large a
@@ -85,7 +98,8 @@ struct smem_info {
  *   -ENOTSUP the backend cannot give a guarantee asked for.
  * Allocation failures are -ENOMEM (on kmod: also a full pool), or -EAGAIN
  * over RLIMIT_MEMLOCK (on kmod: also over the user's share of the pool).
- * None of the calls is async-signal-safe.
+ * Every call leaves errno as it was.  None is async-signal-safe but
+ * smem_purge().
  */
 
 /*
@@ -99,8 +113,11 @@ int smem_secret_new_random(size_t len, unsigned int flags, struct smem_secret **
 
 /*
  * Call @fn with the bytes, readable only while it runs; returns what @fn
- * returned (so @fn should return 0 or a positive value), or a negative
- * errno when the access could not happen: -EBADF once closing or closed.
+ * returned when it is 0 or positive, or a negative errno: -ECANCELED when
+ * @fn returned a negative value (a callback reports its own failures with
+ * positive values), -EBADF once closing or closed, -EFAULT when the
+ * canary around the bytes was overwritten (@fn is not called), -ELOOP
+ * when the thread already has SMEM_MAX_NESTING windows open.
  *
  * Readers share; a writer (smem_secret_write(), read-write bytes) excludes
  * readers and other writers, and readers that come after a waiting writer

@@ -17,6 +17,7 @@
 #ifndef SMEM_INTERNAL_H
 #define SMEM_INTERNAL_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,6 +28,21 @@
 #include "smem.h"
 
 #define SMEM_EXPORT __attribute__((visibility("default")))
+
+/*
+ * First in every public call that makes system calls: errno is as the
+ * caller left it when the call returns, success or not.
+ */
+static inline void smem_restore_errno(const int *saved)
+{
+	errno = *saved;
+}
+
+#define SMEM_KEEP_ERRNO \
+	int smem_saved_errno __attribute__((cleanup(smem_restore_errno))) = errno
+
+/* Canary before and after the bytes of every secret; also their alignment. */
+#define SMEM_CANARY_SIZE	16
 
 #define SMEM_ALL_GUARANTEES \
 	(SMEM_G_LOCKED | SMEM_G_NO_DUMP | SMEM_G_NO_FORK | SMEM_G_NO_DIRECT_MAP | \
@@ -183,6 +199,8 @@ int smem_pkey_setup(const struct smem_backend_desc *backend);
 int smem_pkey_pick(void);
 /* The PKRU bits (access- and write-disable) of every key the library holds. */
 uint32_t smem_pkey_lib_bits(void);
+/* In a forked child (pthread_atfork). */
+void smem_pkey_fork_child(void);
 
 /* PKRU bits of a key: access-disable; write-disable is the next bit. */
 static inline uint32_t smem_pkey_ad_bit(int pkey)

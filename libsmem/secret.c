@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -51,8 +52,9 @@
 #define ST_RELEASED	(1U << 27)
 #define ST_DOOMED	(1U << 28)
 #define ST_WAITERS	(1U << 29)
+#define ST_FROZEN	(1U << 30)
+#define ST_FOREVER	(1U << 31)
 
-#define CANARY_SIZE	16	/* also the alignment of a secret in its own pages */
 
 #define VALID_FLAGS	(SMEM_KEEP_SOURCE | SMEM_REQUIRE(SMEM_ALL_GUARANTEES))
 
@@ -60,38 +62,92 @@ struct smem_secret {
 	_Atomic uint32_t state;
 	_Atomic uint32_t refs;
 	unsigned int generation;	/* smem_fork_generation at creation */
-	uint32_t pkey_ad;		/* PKRU bit of the key on the bytes; 0: no key */
+	unsigned int epoch;		/* smem_purge_epoch at creation */
+	uint32_t key_bits;		/* PKRU bits of the key on the bytes; 0: no key */
 	size_t size;
 	unsigned char *data;
+	unsigned char *end;		/* of the canary after the bytes */
 	int close_result;		/* what close returns, once RELEASED */
-	bool readonly;			/* imported */
+	bool readonly;			/* imported: sealed, wiped by the kernel */
 	struct smem_chunk *chunk;	/* the arena chunk of the slot, or NULL */
 	struct smem_region region;	/* the secret's own pages, without chunk */
 };
 
-/* One access of this thread, on its stack; innermost first. */
+/*
+ * The accesses of this thread, outermost first, in thread-local storage
+ * rather than on the stack: a callback left by longjmp() leaves its
+ * frames behind, and they must still be readable to be ended.
+ */
 struct access_frame {
-	const struct smem_secret *secret;
-	struct access_frame *outer;
+	struct smem_secret *secret;
+	uintptr_t anchor;		/* the window's frame: the callback runs below it */
+	volatile const uint64_t *cookie; /* on the window's stack frame while it lives */
+	uint64_t cookie_value;
+	uint32_t saved_bits;		/* the key's PKRU bits before the window */
 	bool write;			/* this thread holds the secret for writing */
+	bool held;			/* nested in an access to the same secret: not counted */
 };
 
-static __thread struct access_frame *innermost_access
+struct thread_windows {
+	unsigned int depth;
+	bool registered;		/* with the thread-exit destructor */
+	size_t scrub;			/* bytes of stack to erase when the nest closes */
+	uint64_t next_cookie;
+	struct access_frame frame[SMEM_MAX_NESTING];
+};
+
+/* Too large for the static TLS that dlopen() can count on: general dynamic, cached. */
+static __thread struct thread_windows windows_of_thread;
+static __thread struct thread_windows *thread_windows_cache
 	__attribute__((tls_model("initial-exec")));
 
-static struct access_frame *find_access(const struct smem_secret *s)
-{
-	struct access_frame *f;
+static pthread_once_t windows_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t windows_key;
+static bool windows_key_ok;
 
-	for (f = innermost_access; f; f = f->outer)
-		if (f->secret == s)
-			return f;
+static void end_stale(struct thread_windows *tw, uintptr_t entry);
+
+/* A thread that left a callback by longjmp() and exited: end what it held. */
+static void windows_exit(void *arg)
+{
+	end_stale(arg, UINTPTR_MAX);
+}
+
+static void windows_key_create(void)
+{
+	windows_key_ok = !pthread_key_create(&windows_key, windows_exit);
+}
+
+static struct thread_windows *this_thread(void)
+{
+	struct thread_windows *tw = thread_windows_cache;
+
+	if (__builtin_expect(!tw, 0)) {
+		tw = &windows_of_thread;
+		thread_windows_cache = tw;
+	}
+	return tw;
+}
+
+static struct access_frame *find_access(struct thread_windows *tw,
+					const struct smem_secret *s)
+{
+	unsigned int i;
+
+	for (i = tw->depth; i--;)
+		if (tw->frame[i].secret == s)
+			return &tw->frame[i];
 	return NULL;
 }
 
 static bool inherited(const struct smem_secret *s)
 {
 	return s->generation != smem_generation();
+}
+
+static bool purged(const struct smem_secret *s)
+{
+	return s->epoch != atomic_load_explicit(&smem_purge_epoch, memory_order_acquire);
 }
 
 /* ------------------------------------------------------------ state word */
@@ -174,7 +230,7 @@ static int acquire_read(struct smem_secret *s)
 		}
 		if ((old & ST_READERS) == ST_READERS)
 			return -EAGAIN;
-		if (!(old & ST_READERS) && !s->pkey_ad) {
+		if (!(old & ST_READERS) && !s->key_bits) {
 			/* The first reader opens the pages before it counts as inside. */
 			if (!cas_state(s, &old, old | ST_BUSY))
 				continue;
@@ -192,7 +248,7 @@ static int release_read(struct smem_secret *s)
 	uint32_t old = atomic_load_explicit(&s->state, memory_order_relaxed);
 	int err;
 
-	while ((old & ST_READERS) == 1 && !s->pkey_ad && !(old & ST_CLOSING)) {
+	while ((old & ST_READERS) == 1 && !s->key_bits && !(old & ST_CLOSING)) {
 		/*
 		 * The last reader closes the pages; BUSY keeps the next first
 		 * reader out until they are closed.
@@ -207,17 +263,20 @@ static int release_read(struct smem_secret *s)
 	return 0;
 }
 
-static int acquire_write(struct smem_secret *s)
+/*
+ * Claim the secret for this thread alone: wait for the readers and the
+ * writer inside to leave.  Unless @frozen_too, a frozen secret is -EPERM.
+ */
+static int claim_exclusive(struct smem_secret *s, bool frozen_too)
 {
 	uint32_t old = atomic_load_explicit(&s->state, memory_order_relaxed);
 	bool claimed = false;
-	int err;
 
 	for (;;) {
-		if (old & ST_CLOSING) {
+		if (old & ST_CLOSING || (!frozen_too && old & ST_FROZEN)) {
 			if (claimed)
 				settle(s, 0, ST_WRITER, 0);
-			return -EBADF;
+			return old & ST_CLOSING ? -EBADF : -EPERM;
 		}
 		if (!claimed && !(old & ST_WRITER)) {
 			if (!cas_state(s, &old, old | ST_WRITER))
@@ -226,18 +285,23 @@ static int acquire_write(struct smem_secret *s)
 			old |= ST_WRITER;
 		}
 		if (claimed && !(old & (ST_READERS | ST_BUSY)))
-			break;
+			return 0;
 		wait_for_change(s, old, NULL);
 		old = load_state(s);
 	}
-	if (!s->pkey_ad) {
-		err = s->region.protect(&s->region, SMEM_PROT_READWRITE);
-		if (err) {
-			settle(s, 0, ST_WRITER, 0);
-			return err;
-		}
-	}
-	return 0;
+}
+
+static int acquire_write(struct smem_secret *s)
+{
+	int err;
+
+	err = claim_exclusive(s, false);
+	if (err || s->key_bits)
+		return err;
+	err = s->region.protect(&s->region, SMEM_PROT_READWRITE);
+	if (err)
+		settle(s, 0, ST_WRITER, 0);
+	return err;
 }
 
 static int release_write(struct smem_secret *s)
@@ -245,32 +309,207 @@ static int release_write(struct smem_secret *s)
 	int err = 0;
 
 	/* A closing secret is wiped next: no need to close the pages. */
-	if (!s->pkey_ad && !(load_state(s) & ST_CLOSING))
+	if (!s->key_bits && !(load_state(s) & ST_CLOSING))
 		err = s->region.protect(&s->region, SMEM_PROT_NONE);
 	settle(s, 0, ST_WRITER, 0);
 	return err;
 }
 
+/* ---------------------------------------------------------------- canary */
+
+/* Every secret exists because the context does. */
+static const unsigned char *context_canary(void)
+{
+	const struct smem_context *ctx;
+
+	smem_context_get(&ctx);
+	return ctx->canary;
+}
+
+/* The canary sits right before the bytes and fills the slack after them. */
+static size_t tail_size(const struct smem_secret *s)
+{
+	return (size_t)(s->end - (s->data + s->size));
+}
+
+static void canary_write(const struct smem_secret *s, const unsigned char *canary)
+{
+	smem_bytes_copy(s->data - SMEM_CANARY_SIZE, canary, SMEM_CANARY_SIZE);
+	smem_bytes_copy(s->data + s->size, canary, tail_size(s));
+}
+
+/* The whole canary: at close and in smem_secret_check(). */
+static bool canary_intact(const struct smem_secret *s, const unsigned char *canary)
+{
+	return smem_bytes_equal(s->data - SMEM_CANARY_SIZE, canary, SMEM_CANARY_SIZE) &&
+	       smem_bytes_equal(s->data + s->size, canary, tail_size(s));
+}
+
+static bool canary_word_ok(const unsigned char *p, const unsigned char *canary)
+{
+	uint64_t a[2], b[2];
+
+	memcpy(a, p, sizeof(a));
+	memcpy(b, canary, sizeof(b));
+	return !((a[0] ^ b[0]) | (a[1] ^ b[1]));
+}
+
+/*
+ * At every window, inside it: the canary right before the bytes and the
+ * first 16 bytes after them (an overrun starts there).  The canary is no
+ * secret of the caller's: ordinary loads are fine.
+ */
+static bool canary_edges_ok(const struct smem_secret *s)
+{
+	const unsigned char *canary = context_canary();
+
+	if (s->readonly)
+		return true;
+	return canary_word_ok(s->data - SMEM_CANARY_SIZE, canary) &&
+	       (tail_size(s) < SMEM_CANARY_SIZE || canary_word_ok(s->data + s->size, canary));
+}
+
+/* ---------------------------------------------------------------- access */
+
 struct access_fn {
 	smem_read_fn read;	/* one of the two */
 	smem_write_fn write;
 	void *arg;
+	unsigned int flags;	/* SMEM_WINDOW_* */
 };
 
-static int secret_access(struct smem_secret *s, const struct access_fn *fn)
+#define WINDOW_VALID_FLAGS	(SMEM_WINDOW_NO_SCRUB | SMEM_WINDOW_SCRUB_KIB(0xff))
+
+static size_t scrub_bytes(unsigned int flags)
 {
+	unsigned int kib = (flags >> 8) & 0xff;
+
+	if (flags & SMEM_WINDOW_NO_SCRUB)
+		return 0;
+	return kib ? (size_t)kib * 1024 : SMEM_SCRUB_DEFAULT;
+}
+
+static uint32_t key_ad_bits(uint32_t bits)
+{
+	return bits & 0x55555555U;
+}
+
+/*
+ * Open the secret's key in this thread's PKRU; only its two bits change.
+ * A read keeps a write access the thread already has on the key (a copy
+ * into the buffer of an outer write window must still work).
+ */
+static uint32_t key_open(uint32_t key_bits, bool write)
+{
+	uint32_t pkru = smem_rdpkru(), saved = pkru & key_bits;
+	uint32_t wd = key_bits & ~key_ad_bits(key_bits);
+
+	smem_wrpkru((pkru & ~key_bits) | (write || !saved ? 0 : wd));
+	return saved;
+}
+
+/*
+ * Close it again: an inner window puts back the key's two bits as they
+ * were; the outermost window of the thread closes every key of the
+ * library, whatever the thread inherited (a thread created inside a
+ * window starts with the key open).  The application's own keys keep
+ * what its callback did with them.
+ */
+static void key_close(uint32_t key_bits, uint32_t saved, bool outermost)
+{
+	uint32_t pkru = smem_rdpkru();
+
+	if (outermost) {
+		uint32_t lib = smem_pkey_lib_bits() | key_bits;
+
+		smem_wrpkru((pkru & ~lib) | key_ad_bits(lib));
+	} else {
+		smem_wrpkru((pkru & ~key_bits) | saved);
+	}
+}
+
+/*
+ * End the innermost access of @tw: close the key, count it out.  The
+ * secret may be gone on return.
+ */
+static int end_access(struct thread_windows *tw)
+{
+	struct access_frame *f = &tw->frame[tw->depth - 1];
+	struct smem_secret *s = f->secret;
+	bool outermost = tw->depth == 1;
+
+	if (s->key_bits)
+		key_close(s->key_bits, f->saved_bits, outermost);
+	tw->depth--;
+	/* Forked inside the callback: this is the child, nothing here is ours. */
+	if (f->held || inherited(s))
+		return 0;
+	return f->write ? release_write(s) : release_read(s);
+}
+
+/*
+ * Accesses whose window is gone without having ended: the callback was
+ * left by longjmp().  A window lives in a frame of a public call that
+ * encloses every later call this thread makes until the window ends, so
+ * a window whose frame lies below @entry (the frame of the public call
+ * being made) is dead; so is one whose cookie on its frame was
+ * overwritten.  One that survives both checks is ended later: by a call
+ * made from higher up the stack, or when the thread exits.
+ */
+static void end_stale(struct thread_windows *tw, uintptr_t entry)
+{
+	while (tw->depth) {
+		struct access_frame *f = &tw->frame[tw->depth - 1];
+
+		if (f->anchor > entry && *f->cookie == f->cookie_value)
+			return;
+		end_access(tw);
+	}
+	tw->scrub = 0;
+}
+
+/* The unwinding of a C++ exception or of a cancelled thread through a window. */
+struct window_guard {
+	struct thread_windows *tw;
+	unsigned int depth;		/* ours; 0 once ended the ordinary way */
+};
+
+static void window_unwound(struct window_guard *g)
+{
+	if (!g->depth)
+		return;
+	while (g->tw->depth >= g->depth)
+		end_access(g->tw);
+	if (!g->tw->depth) {
+		size_t scrub = g->tw->scrub;
+
+		g->tw->scrub = 0;
+		if (scrub)
+			smem_scrub(scrub);
+	}
+}
+
+static int __attribute__((noinline))
+secret_access(struct smem_secret *s, const struct access_fn *fn, uintptr_t entry)
+{
+	struct thread_windows *tw = this_thread();
+	volatile uint64_t cookie;
+	struct window_guard guard __attribute__((cleanup(window_unwound))) = { .tw = tw };
 	bool write = fn->write;
-	struct access_frame frame, *held;
-	uint32_t saved_pkru = 0;
+	struct access_frame *f, *held;
+	size_t scrub;
 	int ret, err;
 
-	if (!s || !(fn->read || fn->write))
+	if (!s || !(fn->read || fn->write) || (fn->flags & ~WINDOW_VALID_FLAGS))
 		return -EINVAL;
 	if (inherited(s))
 		return -ECHILD;
-	if (write && s->readonly)
-		return -EPERM;
-	held = find_access(s);
+	end_stale(tw, entry);
+	if (purged(s))
+		return -EBADF;
+	if (tw->depth == SMEM_MAX_NESTING)
+		return -ELOOP;
+	held = find_access(tw, s);
 	if (held) {
 		/* A reader cannot become a writer: the other readers may never leave. */
 		if (write && !held->write)
@@ -282,42 +521,76 @@ static int secret_access(struct smem_secret *s, const struct access_fn *fn)
 		if (err)
 			return err;
 	}
+	/* The key exists: the secret was made after windows_key_once ran. */
+	if (!tw->registered)
+		tw->registered = windows_key_ok && !pthread_setspecific(windows_key, tw);
 
-	frame.secret = s;
-	frame.outer = innermost_access;
-	frame.write = held ? held->write : write;
-	innermost_access = &frame;
-	if (s->pkey_ad)
-		saved_pkru = smem_pkru_open(s->pkey_ad, write);
+	f = &tw->frame[tw->depth];
+	f->secret = s;
+	f->anchor = (uintptr_t)__builtin_frame_address(0);
+	cookie = ++tw->next_cookie ^ (uintptr_t)&cookie;
+	f->cookie = &cookie;
+	f->cookie_value = cookie;
+	f->held = held;
+	f->write = held ? held->write : write;
+	f->saved_bits = s->key_bits ? key_open(s->key_bits, write) : 0;
+	scrub = scrub_bytes(fn->flags);
+	if (scrub > tw->scrub)
+		tw->scrub = scrub;
+	guard.depth = ++tw->depth;
 
-	ret = write ? fn->write(s->data, s->size, fn->arg) : fn->read(s->data, s->size, fn->arg);
+	if (!canary_edges_ok(s)) {
+		ret = -EFAULT;
+	} else {
+		ret = write ? fn->write(s->data, s->size, fn->arg) :
+			      fn->read(s->data, s->size, fn->arg);
+		/* Negative results are the library's: the callback's own are positive. */
+		if (ret < 0)
+			ret = -ECANCELED;
+	}
 
-	/*
-	 * The outermost window of a thread closes the key whatever it was
-	 * before: a thread created inside a window inherits it open.
-	 */
-	if (s->pkey_ad)
-		smem_wrpkru(frame.outer ? saved_pkru : saved_pkru | s->pkey_ad);
-	innermost_access = frame.outer;
-	/* Forked inside the callback: this is the child, nothing here is ours. */
-	if (held || inherited(s))
-		return ret;
-	err = write ? release_write(s) : release_read(s);
+	guard.depth = 0;
+	err = end_access(tw);
+	if (!tw->depth && tw->scrub) {
+		scrub = tw->scrub;
+		tw->scrub = 0;
+		smem_scrub(scrub);
+	}
 	return err ? err : ret;
+}
+
+SMEM_EXPORT int smem_secret_read_flags(struct smem_secret *s, smem_read_fn fn, void *arg,
+				       unsigned int flags)
+{
+	struct access_fn afn = { .read = fn, .arg = arg, .flags = flags };
+	SMEM_KEEP_ERRNO;
+
+	return secret_access(s, &afn, (uintptr_t)__builtin_frame_address(0));
+}
+
+SMEM_EXPORT int smem_secret_write_flags(struct smem_secret *s, smem_write_fn fn, void *arg,
+					unsigned int flags)
+{
+	struct access_fn afn = { .write = fn, .arg = arg, .flags = flags };
+	SMEM_KEEP_ERRNO;
+
+	return secret_access(s, &afn, (uintptr_t)__builtin_frame_address(0));
 }
 
 SMEM_EXPORT int smem_secret_read(struct smem_secret *s, smem_read_fn fn, void *arg)
 {
 	struct access_fn afn = { .read = fn, .arg = arg };
+	SMEM_KEEP_ERRNO;
 
-	return secret_access(s, &afn);
+	return secret_access(s, &afn, (uintptr_t)__builtin_frame_address(0));
 }
 
 SMEM_EXPORT int smem_secret_write(struct smem_secret *s, smem_write_fn fn, void *arg)
 {
 	struct access_fn afn = { .write = fn, .arg = arg };
+	SMEM_KEEP_ERRNO;
 
-	return secret_access(s, &afn);
+	return secret_access(s, &afn, (uintptr_t)__builtin_frame_address(0));
 }
 
 struct copy_range {
@@ -344,34 +617,19 @@ SMEM_EXPORT ssize_t smem_secret_copy_out(struct smem_secret *s, size_t offset, v
 	if (!s || !dst || offset > s->size)
 		return -EINVAL;
 	range.len = len < s->size - offset ? len : s->size - offset;
-	err = smem_secret_read(s, copy_range, &range);
+	/* The library's copy leaves nothing behind: no stack to erase. */
+	err = smem_secret_read_flags(s, copy_range, &range, SMEM_WINDOW_NO_SCRUB);
 	return err < 0 ? err : (ssize_t)range.len;
 }
 
 /* ----------------------------------------------------------------- close */
 
-/* The canary sits right before the bytes and fills the slack after them. */
-static size_t tail_size(const struct smem_secret *s)
-{
-	return (size_t)(s->region.base + s->region.size - (s->data + s->size));
-}
-
-static void canary_write(const struct smem_secret *s, const unsigned char *canary)
-{
-	smem_bytes_copy(s->data - CANARY_SIZE, canary, CANARY_SIZE);
-	smem_bytes_copy(s->data + s->size, canary, tail_size(s));
-}
-
-static bool canary_intact(const struct smem_secret *s, const unsigned char *canary)
-{
-	return smem_bytes_equal(s->data - CANARY_SIZE, canary, CANARY_SIZE) &&
-	       smem_bytes_equal(s->data + s->size, canary, tail_size(s));
-}
-
-/* Wipe and give back the bytes; -EFAULT when a canary was overwritten. */
+/*
+ * Wipe and give back the bytes, canaries included: -EFAULT when a canary
+ * was overwritten, -EBADF when smem_purge() wiped them first.
+ */
 static int wipe_and_free(struct smem_secret *s)
 {
-	const struct smem_context *ctx;
 	uint32_t saved_pkru = 0;
 	int err = 0;
 
@@ -380,26 +638,24 @@ static int wipe_and_free(struct smem_secret *s)
 		smem_region_destroy(&s->region);
 		return 0;
 	}
-	if (s->pkey_ad)
-		saved_pkru = smem_pkru_open(s->pkey_ad, true);
-	if (s->chunk) {
-		explicit_bzero(s->data, s->size);
-		smem_wrpkru(saved_pkru);
-		smem_arena_free(s->chunk, s->data);
-		return 0;
-	}
-	if (!s->pkey_ad)
+	if (s->key_bits)
+		saved_pkru = smem_pkru_open(key_ad_bits(s->key_bits), true);
+	else if (!s->chunk)
 		err = s->region.protect(&s->region, SMEM_PROT_READWRITE);
 	if (!err) {
-		/* The context exists: this secret was made with it. */
-		smem_context_get(&ctx);
-		if (!canary_intact(s, ctx->canary))
+		if (purged(s))
+			err = -EBADF;
+		else if (!canary_intact(s, context_canary()))
 			err = -EFAULT;
-		explicit_bzero(s->region.base, s->region.size);
+		explicit_bzero(s->data - SMEM_CANARY_SIZE,
+			       (size_t)(s->end - (s->data - SMEM_CANARY_SIZE)));
 	}
-	if (s->pkey_ad)
+	if (s->key_bits)
 		smem_wrpkru(saved_pkru);
-	smem_region_destroy(&s->region);
+	if (s->chunk)
+		smem_arena_free(s->chunk, s->data - SMEM_CANARY_SIZE);
+	else
+		smem_region_destroy(&s->region);
 	return err;
 }
 
@@ -422,14 +678,17 @@ static void finish_close(struct smem_secret *s)
 /*
  * Close @s, waiting until @deadline (NULL: for ever).  @last_ref: the
  * caller drops the last reference, and frees the object unless this
- * returns -EINPROGRESS.
+ * returns -EINPROGRESS.  @entry: the frame of the public call.
  */
-static int close_secret(struct smem_secret *s, const struct timespec *deadline, bool last_ref)
+static int close_secret(struct smem_secret *s, const struct timespec *deadline, bool last_ref,
+			uintptr_t entry)
 {
+	struct thread_windows *tw = this_thread();
 	uint32_t old;
 	int err;
 
-	if (find_access(s)) {
+	end_stale(tw, entry);
+	if (find_access(tw, s)) {
 		/*
 		 * Inside a callback on @s: waiting would be waiting for
 		 * ourselves.  Refuse new accesses now; whoever leaves last,
@@ -450,12 +709,7 @@ static int close_secret(struct smem_secret *s, const struct timespec *deadline, 
 	}
 }
 
-SMEM_EXPORT int smem_secret_close(struct smem_secret *s)
-{
-	return smem_secret_close_timeout(s, -1);
-}
-
-SMEM_EXPORT int smem_secret_close_timeout(struct smem_secret *s, int timeout_ms)
+static int close_timeout(struct smem_secret *s, int timeout_ms, uintptr_t entry)
 {
 	struct timespec deadline;
 
@@ -464,7 +718,7 @@ SMEM_EXPORT int smem_secret_close_timeout(struct smem_secret *s, int timeout_ms)
 	if (inherited(s))
 		return -ECHILD;
 	if (timeout_ms < 0)
-		return close_secret(s, NULL, false);
+		return close_secret(s, NULL, false, entry);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += timeout_ms / 1000;
 	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
@@ -472,12 +726,26 @@ SMEM_EXPORT int smem_secret_close_timeout(struct smem_secret *s, int timeout_ms)
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000L;
 	}
-	return close_secret(s, &deadline, false);
+	return close_secret(s, &deadline, false, entry);
+}
+
+SMEM_EXPORT int smem_secret_close(struct smem_secret *s)
+{
+	SMEM_KEEP_ERRNO;
+
+	return close_timeout(s, -1, (uintptr_t)__builtin_frame_address(0));
+}
+
+SMEM_EXPORT int smem_secret_close_timeout(struct smem_secret *s, int timeout_ms)
+{
+	SMEM_KEEP_ERRNO;
+
+	return close_timeout(s, timeout_ms, (uintptr_t)__builtin_frame_address(0));
 }
 
 SMEM_EXPORT bool smem_secret_is_closed(const struct smem_secret *s)
 {
-	if (!s || inherited(s))
+	if (!s || inherited(s) || purged(s))
 		return true;
 	return atomic_load_explicit(&s->state, memory_order_acquire) & ST_CLOSING;
 }
@@ -496,12 +764,87 @@ SMEM_EXPORT struct smem_secret *smem_secret_ref(struct smem_secret *s)
 
 SMEM_EXPORT struct smem_secret *smem_secret_unref(struct smem_secret *s)
 {
+	SMEM_KEEP_ERRNO;
+
 	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
 		return NULL;
 	/* Inherited: the pages were the parent's, only the handle is ours. */
-	if (inherited(s) || close_secret(s, NULL, true) != -EINPROGRESS)
+	if (inherited(s) ||
+	    close_secret(s, NULL, true, (uintptr_t)__builtin_frame_address(0)) != -EINPROGRESS)
 		free(s);
 	return NULL;
+}
+
+/* ---------------------------------------------------------- freeze, check */
+
+/*
+ * Set or clear ST_FROZEN with the secret to ourselves, like a writer, so
+ * that no write window is open when it changes.
+ */
+static int set_frozen(struct smem_secret *s, bool frozen, bool forever, uintptr_t entry)
+{
+	struct thread_windows *tw = this_thread();
+	uint32_t state;
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	if (inherited(s))
+		return -ECHILD;
+	if (purged(s))
+		return -EBADF;
+	end_stale(tw, entry);
+	/* Our own window on it would never let us have it to ourselves. */
+	if (find_access(tw, s))
+		return -EDEADLK;
+	err = claim_exclusive(s, true);
+	if (err)
+		return err;
+	state = load_state(s);
+	if (!frozen && state & ST_FOREVER) {
+		settle(s, 0, ST_WRITER, 0);
+		return -EPERM;
+	}
+	if (frozen)
+		settle(s, 0, ST_WRITER, ST_FROZEN | (forever ? ST_FOREVER : 0));
+	else
+		settle(s, 0, ST_WRITER | ST_FROZEN, 0);
+	return 0;
+}
+
+SMEM_EXPORT int smem_secret_freeze(struct smem_secret *s, unsigned int flags)
+{
+	SMEM_KEEP_ERRNO;
+
+	if (flags & ~SMEM_FREEZE_FOREVER)
+		return -EINVAL;
+	return set_frozen(s, true, flags & SMEM_FREEZE_FOREVER,
+			  (uintptr_t)__builtin_frame_address(0));
+}
+
+SMEM_EXPORT int smem_secret_melt(struct smem_secret *s)
+{
+	SMEM_KEEP_ERRNO;
+
+	return set_frozen(s, false, false, (uintptr_t)__builtin_frame_address(0));
+}
+
+static int check_canary(const void *buf, size_t len, void *arg)
+{
+	const struct smem_secret *s = arg;
+
+	(void)buf;
+	(void)len;
+	return s->readonly || canary_intact(s, context_canary()) ? 0 : 1;
+}
+
+SMEM_EXPORT int smem_secret_check(struct smem_secret *s)
+{
+	int err;
+	SMEM_KEEP_ERRNO;
+
+	err = smem_secret_read_flags(s, check_canary, s, SMEM_WINDOW_NO_SCRUB);
+	return err > 0 ? -EFAULT : err;
 }
 
 /* ---------------------------------------------------------------- create */
@@ -509,29 +852,43 @@ SMEM_EXPORT struct smem_secret *smem_secret_unref(struct smem_secret *s)
 /* An empty secret of @len bytes, held for writing by the caller. */
 static int secret_alloc(const struct smem_context *ctx, size_t len, struct smem_secret **ret)
 {
+	size_t span = len + 2 * SMEM_CANARY_SIZE;
 	struct smem_secret *s;
-	size_t span;
-	int err;
+	unsigned char *slot;
+	int pkey = -1, err;
 
+	/* Here, not at a thread's first window, which must make no system call. */
+	pthread_once(&windows_key_once, windows_key_create);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	atomic_init(&s->state, ST_WRITER);
 	atomic_init(&s->refs, 1);
 	s->generation = smem_generation();
-	s->pkey_ad = smem_pkey_ad_bit(ctx->pkey);
+	s->epoch = atomic_load_explicit(&smem_purge_epoch, memory_order_relaxed);
 	s->size = len;
-	if (ctx->pkey >= 0 && len <= SMEM_ARENA_MAX_SLOT) {
-		err = smem_arena_alloc(ctx, ctx->pkey, len, &s->chunk, &s->data);
+	if (ctx->pkey >= 0) {
+		pkey = smem_pkey_pick();
+		s->key_bits = 3U << (2 * pkey);
+	}
+	if (pkey >= 0 && span <= SMEM_ARENA_MAX_SLOT) {
+		/* Canary, bytes, canary: the slot's neighbours are other secrets. */
+		err = smem_arena_alloc(ctx, pkey, span, &s->chunk, &slot);
+		if (!err) {
+			s->data = slot + SMEM_CANARY_SIZE;
+			s->end = slot + span;
+		}
 	} else {
 		/* At the end of its pages: an overrun hits the guard page. */
-		span = (len + CANARY_SIZE - 1) & ~(size_t)(CANARY_SIZE - 1);
+		span = (len + SMEM_CANARY_SIZE - 1) & ~(size_t)(SMEM_CANARY_SIZE - 1);
 		err = smem_region_create(&s->region,
-					 (span + CANARY_SIZE + ctx->page_size - 1) &
+					 (span + SMEM_CANARY_SIZE + ctx->page_size - 1) &
 					 ~(ctx->page_size - 1),
-					 ctx->backend, ctx->pkey);
-		if (!err)
-			s->data = s->region.base + s->region.size - span;
+					 ctx->backend, pkey);
+		if (!err) {
+			s->end = s->region.base + s->region.size;
+			s->data = s->end - span;
+		}
 	}
 	if (err) {
 		free(s);
@@ -544,21 +901,17 @@ static int secret_alloc(const struct smem_context *ctx, size_t len, struct smem_
 /* Fill a new secret from @src, or with random bytes, and let others in. */
 static int secret_fill(struct smem_secret *s, const void *src)
 {
-	const struct smem_context *ctx;
 	uint32_t saved_pkru = 0;
 	int err = 0, err2;
 
-	if (s->pkey_ad)
-		saved_pkru = smem_pkru_open(s->pkey_ad, true);
-	if (!s->chunk) {
-		smem_context_get(&ctx);
-		canary_write(s, ctx->canary);
-	}
+	if (s->key_bits)
+		saved_pkru = smem_pkru_open(key_ad_bits(s->key_bits), true);
+	canary_write(s, context_canary());
 	if (src)
 		smem_bytes_copy(s->data, src, s->size);
 	else
 		err = smem_fill_random(s->data, s->size);
-	if (s->pkey_ad)
+	if (s->key_bits)
 		smem_wrpkru(saved_pkru);
 	err2 = release_write(s);
 	return err ? err : err2;
@@ -596,6 +949,7 @@ SMEM_EXPORT int smem_secret_new(void *data, size_t len, unsigned int flags,
 				struct smem_secret **ret)
 {
 	int err;
+	SMEM_KEEP_ERRNO;
 
 	if (!data)
 		return -EINVAL;
@@ -608,6 +962,8 @@ SMEM_EXPORT int smem_secret_new(void *data, size_t len, unsigned int flags,
 SMEM_EXPORT int smem_secret_new_random(size_t len, unsigned int flags,
 				       struct smem_secret **ret)
 {
+	SMEM_KEEP_ERRNO;
+
 	if (flags & SMEM_KEEP_SOURCE)
 		return -EINVAL;
 	return secret_new(NULL, len, flags, ret);
@@ -621,11 +977,16 @@ struct smem_secret *smem_secret_alloc_imported(void)
 void smem_secret_set_imported(struct smem_secret *s, const struct smem_region *r,
 			      unsigned char *data, size_t len, int pkey)
 {
+	pthread_once(&windows_key_once, windows_key_create);
+	/* Read-only for good: no write window ever opens on it. */
+	atomic_init(&s->state, ST_FROZEN | ST_FOREVER);
 	atomic_init(&s->refs, 1);
 	s->generation = smem_generation();
-	s->pkey_ad = smem_pkey_ad_bit(pkey);
+	s->epoch = atomic_load_explicit(&smem_purge_epoch, memory_order_relaxed);
+	s->key_bits = pkey >= 0 ? 3U << (2 * pkey) : 0;
 	s->size = len;
 	s->data = data;
+	s->end = data + len;
 	s->readonly = true;
 	s->region = *r;
 	smem_region_register(&s->region);

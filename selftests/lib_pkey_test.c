@@ -331,7 +331,7 @@ static int inner_read_fn(const void *buf, size_t len, void *arg)
 
 	(void)buf;
 	(void)len;
-	/* One key for all secrets: the inner read window makes A read-only. */
+	/* A read nested in a write never takes the write away. */
 	n->inner_write_sig = lib_probe_write(n->a_bytes, &n->inner_code);
 	return 0;
 }
@@ -359,8 +359,8 @@ TEST(nested_windows_restore)
 	ASSERT_NE(NULL, n.a);
 	ASSERT_NE(NULL, n.b);
 	EXPECT_EQ(0, smem_secret_write(n.a, outer_write_fn, &n));
-	EXPECT_EQ(SIGSEGV, n.inner_write_sig);
-	EXPECT_EQ(SEGV_PKUERR, n.inner_code);
+	EXPECT_EQ(0, n.inner_write_sig) TH_LOG("signal %d, code %d", n.inner_write_sig,
+					    n.inner_code);
 	EXPECT_EQ(0, n.after_inner_sig);
 	EXPECT_EQ(SIGSEGV, lib_probe_read(n.a_bytes, NULL));
 	smem_secret_unref(n.a);
