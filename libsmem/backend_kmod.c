@@ -16,13 +16,20 @@
 
 #define SMEM_DEVICE "/dev/smem"
 
+/*
+ * -ENODEV when there is no module: no device node (ENOENT), or a node
+ * with no driver behind it (ENXIO, ENODEV).  Any other error (EACCES,
+ * EMFILE, ENFILE, ENOMEM ...) is a module that is there but could not be
+ * opened this time: the context returns it rather than settle on a
+ * weaker backend (context.c).
+ */
 static int kmod_open(void)
 {
 	int fd = open(SMEM_DEVICE, O_RDWR | O_CLOEXEC);
 
 	if (fd >= 0)
 		return fd;
-	return errno == ENOENT || errno == ENXIO ? -ENODEV : -errno;
+	return errno == ENOENT || errno == ENXIO || errno == ENODEV ? -ENODEV : -errno;
 }
 
 static int kmod_probe(unsigned int *guarantees)
@@ -34,7 +41,7 @@ static int kmod_probe(unsigned int *guarantees)
 	if (fd < 0)
 		return fd;
 	if (ioctl(fd, SMEM_IOC_QUERY, &q))
-		err = -errno;
+		err = errno == ENOTTY ? -ENODEV : -errno;	/* not our driver */
 	close(fd);
 	if (err)
 		return err;

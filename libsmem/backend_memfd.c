@@ -38,12 +38,18 @@ static int memfd_secret_open(void)
 #endif
 }
 
+/*
+ * -ENODEV when the kernel has no memfd_secret(2) (ENOSYS: too old, or
+ * built without it, or, before 6.5, booted without secretmem.enable=1).
+ * Other errors (EMFILE, ENFILE, ENOMEM ...) are failures that may pass:
+ * returned, not a reason to fall back to mlock (context.c).
+ */
 static int memfd_probe(unsigned int *guarantees)
 {
 	int fd = memfd_secret_open();
 
 	if (fd < 0)
-		return fd;
+		return fd == -ENOSYS ? -ENODEV : fd;
 	close(fd);
 	*guarantees = SMEM_BASE_GUARANTEES | SMEM_G_NO_DIRECT_MAP | SMEM_G_NO_GUP;
 	return 0;
@@ -79,7 +85,12 @@ static int memfd_map(struct smem_region *r)
 		err = -errno;
 		goto out;
 	}
-	/* EAGAIN: over RLIMIT_MEMLOCK, which secret memory counts against. */
+	/*
+	 * Secret memory counts against RLIMIT_MEMLOCK: the kernel says EAGAIN
+	 * when the mapping would go over it, which is also the public API's
+	 * error for it (smem.h).  ENOMEM stays a shortage of memory or of
+	 * mappings (vm.max_map_count).
+	 */
 	map = mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	if (map == MAP_FAILED)
 		err = -errno;

@@ -1,9 +1,21 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 /*
  * The process-wide context: which backend, which guarantees, which
- * protection key.  Chosen once, at the first call that needs it, and never
+ * protection keys.  Chosen at the first call that needs it and never
  * changed afterwards, so that every secret of a process has the same
  * properties and smem_info() describes all of them.
+ *
+ * "Absent" and "failed" are told apart.  A backend that is not there
+ * (no /dev/smem, no memfd_secret(2): its probe says -ENODEV) is skipped
+ * for the next one, and protection keys that are not there (-ENOTSUP)
+ * leave the process without windows.  Anything else (no descriptor left,
+ * no memory, permission denied, over RLIMIT_MEMLOCK) is a failure: it is
+ * returned to the caller and nothing is kept, so the next call tries
+ * again from the start.  A transient error at first use must never settle
+ * the process on a weaker backend, or without keys, for good; which is
+ * why this is not pthread_once(), which would keep the first outcome.
+ * Once set up, the context is published with one release store and read
+ * with one acquire load, without a lock.
  *
  * SMEM_BACKEND=kmod|memfd_secret|mlock forces a backend; when it is not
  * available every call that needs the context fails with -ENODEV rather
@@ -22,9 +34,14 @@
 
 _Atomic unsigned int smem_fork_generation;
 
-static pthread_once_t context_once = PTHREAD_ONCE_INIT;
+/*
+ * Taken only until the context is published, and by the fork handlers (a
+ * child must not inherit it locked by a thread it does not have).
+ */
+static pthread_mutex_t context_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct smem_context context;
-static int context_error;
+static const struct smem_context *_Atomic published;
+static int atfork_error = -EAGAIN;		/* not registered yet */
 static _Atomic unsigned int required_guarantees;
 
 static const struct smem_backend_desc *const backends[] = {
@@ -53,6 +70,7 @@ int smem_fill_random(void *buf, size_t len)
 
 static void fork_prepare(void)
 {
+	pthread_mutex_lock(&context_lock);
 	smem_arena_fork_prepare();
 	smem_region_fork_prepare();
 }
@@ -61,6 +79,7 @@ static void fork_parent(void)
 {
 	smem_region_fork_parent();
 	smem_arena_fork_parent();
+	pthread_mutex_unlock(&context_lock);
 }
 
 static void fork_child(void)
@@ -68,12 +87,32 @@ static void fork_child(void)
 	atomic_fetch_add_explicit(&smem_fork_generation, 1, memory_order_relaxed);
 	smem_region_fork_child();
 	smem_arena_fork_child();
+	smem_pkey_fork_child();
+	pthread_mutex_unlock(&context_lock);
 }
 
+/*
+ * The fork handlers are registered when the library is loaded, not at
+ * first use: registered under context_lock, a fork in the middle of it
+ * would give the child the lock held by a thread it does not have.  If
+ * that failed (no memory), the first use tries again under the lock.
+ */
+__attribute__((constructor)) static void register_fork_handlers(void)
+{
+	atfork_error = -pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/*
+ * The first backend, in order of strength, that is there: 0, -ENODEV
+ * when none is (or the forced one is not), -EINVAL for an unknown forced
+ * name, or the failure of a backend that is there but could not be
+ * checked.
+ */
 static int choose_backend(void)
 {
 	const char *forced = secure_getenv("SMEM_BACKEND");
 	size_t i;
+	int err;
 
 	if (forced && !*forced)
 		forced = NULL;
@@ -82,12 +121,13 @@ static int choose_backend(void)
 
 		if (forced && strcmp(forced, b->name))
 			continue;
-		if (!b->probe(&context.guarantees)) {
+		err = b->probe(&context.guarantees);
+		if (!err) {
 			context.backend = b;
 			return 0;
 		}
-		if (forced)
-			return -ENODEV;
+		if (forced || err != -ENODEV)
+			return err;
 	}
 	/* An unknown name; without one, mlock always probes fine. */
 	return forced ? -EINVAL : -ENODEV;
@@ -100,35 +140,55 @@ static bool pkeys_wanted(void)
 	return !off || strcmp(off, "1");
 }
 
-static void context_init(void)
+/* Under context_lock: set up @context, or fail and keep nothing. */
+static int context_init(void)
 {
-	int err;
+	int err, key;
 
 	context.page_size = (size_t)sysconf(_SC_PAGESIZE);
 	context.pkey = -1;
-	err = choose_backend();
+	if (atfork_error)
+		atfork_error = -pthread_atfork(fork_prepare, fork_parent, fork_child);
+	err = atfork_error;
+	if (!err)
+		err = choose_backend();
 	if (!err)
 		err = smem_fill_random(context.canary, sizeof(context.canary));
-	if (!err)
-		err = -pthread_atfork(fork_prepare, fork_parent, fork_child);
-	if (!err && pkeys_wanted()) {
-		int key = smem_pkey_setup(context.backend);
-
-		if (key >= 0) {
-			context.pkey = key;
-			context.guarantees |= SMEM_G_THREAD_WINDOW;
-		}
-	}
-	context_error = err;
+	if (err || !pkeys_wanted())
+		return err;
+	key = smem_pkey_setup(context.backend);
+	if (key == -ENOTSUP)
+		return 0;
+	if (key < 0)
+		return key;
+	context.pkey = key;
+	context.guarantees |= SMEM_G_THREAD_WINDOW;
+	return 0;
 }
 
 int smem_context_get(const struct smem_context **ret)
 {
-	pthread_once(&context_once, context_init);
-	if (context_error)
-		return context_error;
-	*ret = &context;
-	return 0;
+	const struct smem_context *ctx;
+	int cancel_state, err = 0;
+
+	ctx = atomic_load_explicit(&published, memory_order_acquire);
+	if (ctx) {
+		*ret = ctx;
+		return 0;
+	}
+	/* Cancelled in open() or getrandom() with the lock held: no more forks. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+	pthread_mutex_lock(&context_lock);
+	if (!atomic_load_explicit(&published, memory_order_relaxed)) {
+		err = context_init();
+		if (!err)
+			atomic_store_explicit(&published, &context, memory_order_release);
+	}
+	pthread_mutex_unlock(&context_lock);
+	pthread_setcancelstate(cancel_state, NULL);
+	if (!err)
+		*ret = &context;
+	return err;
 }
 
 unsigned int smem_context_required(void)
@@ -136,7 +196,8 @@ unsigned int smem_context_required(void)
 	return atomic_load_explicit(&required_guarantees, memory_order_relaxed);
 }
 
-SMEM_EXPORT int smem_require(unsigned int guarantees)
+/* errno is the caller's: every public call leaves it as it was. */
+static int require(unsigned int guarantees)
 {
 	const struct smem_context *ctx;
 	int err;
@@ -152,7 +213,16 @@ SMEM_EXPORT int smem_require(unsigned int guarantees)
 	return 0;
 }
 
-SMEM_EXPORT int smem_info(struct smem_info *ret)
+SMEM_EXPORT int smem_require(unsigned int guarantees)
+{
+	int saved_errno = errno, ret;
+
+	ret = require(guarantees);
+	errno = saved_errno;
+	return ret;
+}
+
+static int info(struct smem_info *ret)
 {
 	const struct smem_context *ctx;
 	int err;
@@ -169,4 +239,13 @@ SMEM_EXPORT int smem_info(struct smem_info *ret)
 	ret->required = smem_context_required();
 	ret->page_size = ctx->page_size;
 	return 0;
+}
+
+SMEM_EXPORT int smem_info(struct smem_info *ret)
+{
+	int saved_errno = errno, err;
+
+	err = info(ret);
+	errno = saved_errno;
+	return err;
 }
