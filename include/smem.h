@@ -95,7 +95,13 @@ struct smem_info {
  *   -ENODEV  SMEM_BACKEND forces a backend that is not available here
  *            (-EINVAL when it names none), from every call that makes a
  *            secret and from smem_info();
- *   -ENOTSUP the backend cannot give a guarantee asked for.
+ *   -ENOTSUP the backend cannot give a guarantee asked for;
+ *   other    the first call that needs the backend tells a backend that is
+ *            not there (no /dev/smem, no memfd_secret(2): the next one is
+ *            tried) from one that is there but failed: -EACCES (not in the
+ *            group of /dev/smem), -EMFILE, -ENOMEM, -EAGAIN ... are
+ *            returned, never turned into weaker memory or no keys, and
+ *            the next call tries again.  SMEM_BACKEND chooses explicitly.
  * Allocation failures are -ENOMEM (on kmod: also a full pool), or -EAGAIN
  * over RLIMIT_MEMLOCK (on kmod: also over the user's share of the pool).
  * Every call leaves errno as it was.  None is async-signal-safe but
