@@ -12,7 +12,13 @@
  *     SMEM_NO_PKEYS are read once, at first use): a lone window; a nested
  *     one (inside a read callback of the same secret); an overlapping one
  *     (another thread holds a window on the same secret); and the lone
- *     window in 2 threads at once on different secrets (scaling).
+ *     window in 2 threads at once on different secrets (scaling);
+ *   - what erasing costs: the lone window through smem_secret_read_flags()
+ *     with flags 0 (the default, as smem_secret_read(): SMEM_SCRUB_DEFAULT
+ *     bytes of stack and the registers erased when the window closes),
+ *     with SMEM_WINDOW_NO_SCRUB (nothing erased) and with
+ *     SMEM_WINDOW_SCRUB_KIB(8).  The erase cost per window is the
+ *     difference between a scrubbing row and the NO_SCRUB row.
  *
  * Batches of windows are timed with CLOCK_MONOTONIC (a batch lasts about
  * 2 us, so the clock's own cost stays small); median and p99 are over
@@ -67,11 +73,17 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* A batch size that makes a batch last about BATCH_NS. */
+/*
+ * A batch size that makes a batch last about BATCH_NS, after a first few
+ * windows that pay what happens once (a thread's first scrub looks up
+ * its stack's bounds).
+ */
 static unsigned int calibrate(windows_fn fn, void *ctx)
 {
-	double t = now_ns(), per;
+	double t, per;
 
+	fn(ctx, 16);
+	t = now_ns();
 	fn(ctx, 64);
 	per = (now_ns() - t) / 64;
 	return per >= BATCH_NS ? 1 : per * 256 < BATCH_NS ? 256 : (unsigned int)(BATCH_NS / per);
@@ -181,6 +193,25 @@ static void read_windows(void *s, unsigned int n)
 {
 	while (n--)
 		smem_secret_read(s, touch_fn, NULL);
+}
+
+/*
+ * A library older than smem_secret_read_flags() (LIBSMEM_2) leaves the
+ * reference undefined, and the erase rows out.
+ */
+#pragma weak smem_secret_read_flags
+
+struct flagged {
+	struct smem_secret *s;
+	unsigned int flags;
+};
+
+static void flagged_windows(void *arg, unsigned int n)
+{
+	struct flagged *f = arg;
+
+	while (n--)
+		smem_secret_read_flags(f->s, touch_fn, NULL, f->flags);
 }
 
 /* Nested: the whole measurement runs inside a read callback of the secret. */
@@ -303,6 +334,27 @@ static int child_main(void)
 	measure(read_windows, nest.s, &r);
 	print_row(what, &r);
 
+	for (int i = 0; i < 3; i++) {
+		static const struct {
+			unsigned int flags;
+			const char *name;
+		} kinds[] = {
+			{ 0, "flags 0 (default scrub)" },
+			{ SMEM_WINDOW_NO_SCRUB, "SMEM_WINDOW_NO_SCRUB" },
+			{ SMEM_WINDOW_SCRUB_KIB(8), "SMEM_WINDOW_SCRUB_KIB(8)" },
+		};
+		struct flagged f = { .s = nest.s, .flags = kinds[i].flags };
+
+		snprintf(what, sizeof(what), "%s, %s: read window, %s", info.backend_name, cfg,
+			 kinds[i].name);
+		if (!smem_secret_read_flags) {
+			printf("skip\t%s\tno smem_secret_read_flags() in this libsmem\n", what);
+			continue;
+		}
+		measure(flagged_windows, &f, &r);
+		print_row(what, &r);
+	}
+
 	smem_secret_read(nest.s, nested_fn, &nest);
 	snprintf(what, sizeof(what), "%s, %s: nested read (inner window)", info.backend_name, cfg);
 	print_row(what, &nest.r);
@@ -372,6 +424,9 @@ static void run_child(const char *self, const char *backend, int keys)
 		if (!strncmp(line, "na\t", 3)) {
 			row = add_row(label);
 			snprintf(row->note, sizeof(row->note), "not available: %.40s", line + 3);
+		} else if (sscanf(line, "skip\t%95[^\t]\t", what) == 1) {
+			row = add_row(what);
+			snprintf(row->note, sizeof(row->note), "%.60s", strchr(line + 5, '\t') + 1);
 		} else if (sscanf(line, "row\t%95[^\t]\t", what) == 1) {
 			row = add_row(what);
 			sscanf(strchr(line + 4, '\t'), "\t%lf\t%lf\t%u", &row->r.median, &row->r.p99,

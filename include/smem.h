@@ -70,8 +70,9 @@ struct smem_info {
  *    cancellation closes its window on the way out (the library is built
  *    with unwind tables and cleanups).  Left by longjmp(), the window
  *    stays open (the secret held, with keys readable by this thread) until
- *    the thread's next libsmem call, or its exit, finds it dead and ends
- *    it; do not switch stacks (coroutines) inside a callback;
+ *    the thread's next window, close or unref, or its exit, finds it dead
+ *    and ends it (and erases the stack below); do not switch stacks
+ *    (coroutines) inside a callback;
  *  - with keys each secret gets its own key while the library holds fewer
  *    than 15 (it takes them as secrets are made, as long as pkey_alloc()
  *    gives them; an application that needs keys of its own allocates them
@@ -88,7 +89,8 @@ struct smem_info {
  *
  * Errors common to every call taking a secret:
  *   -EINVAL  NULL secret, callback or output pointer, zero or too large a
- *            size (SMEM_SECRET_MAX_SIZE), unknown flags, offset past the end;
+ *            size for a new secret (SMEM_SECRET_MAX_SIZE), unknown flags,
+ *            a range past the end;
  *   -ECHILD  the secret was made before fork() and this is the child: it
  *            has no access to the parent's secrets (they are not mapped,
  *            or zeroed), every call says so instead of faulting;
@@ -149,7 +151,9 @@ int smem_secret_write(struct smem_secret *s, smem_write_fn fn, void *arg);
  * SMEM_WINDOW_SCRUB_KIB() says, and the vector and scratch registers
  * (x86-64).  SMEM_WINDOW_NO_SCRUB skips that, for a callback that copies
  * no secret byte to its stack or registers itself (it only hands @buf to
- * a system call, say); it matters only on the outermost window.
+ * a system call, say).  Nested windows erase once, when the outermost
+ * closes, as deep as the deepest that any of them asked for: nothing only
+ * when all of them said SMEM_WINDOW_NO_SCRUB.
  */
 #define SMEM_WINDOW_NO_SCRUB		(1U << 0)
 /* Erase @kib (1 .. 255) KiB of stack instead of SMEM_SCRUB_DEFAULT. */
@@ -195,8 +199,9 @@ int smem_secret_freeze(struct smem_secret *s, unsigned int flags);
 int smem_secret_melt(struct smem_secret *s);
 /*
  * Check the canaries around the bytes: 0, or -EFAULT when something wrote
- * past either end.  Every window checks them too and fails with -EFAULT
- * without calling the callback.
+ * past either end.  Every window checks the canary before the bytes and
+ * the 16 bytes after them (where the bytes do not end at a guard page)
+ * and fails with -EFAULT without calling the callback.
  */
 int smem_secret_check(struct smem_secret *s);
 
@@ -210,7 +215,8 @@ bool smem_secret_is_closed(const struct smem_secret *s);
  * then wipe the bytes and give the memory back.  The object itself lives
  * until its last reference goes.  Idempotent: every call returns the same
  * result, 0, or -EFAULT when the canary beside the bytes was overwritten
- * (a write out of bounds: the bytes are wiped and freed all the same).
+ * (a write out of bounds: the bytes are wiped and freed all the same), or
+ * -EBADF when smem_purge() wiped them first.
  *
  * Called from inside a callback on the same secret (by the callback's
  * thread), it cannot wait for itself: it makes new accesses fail and

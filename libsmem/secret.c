@@ -458,6 +458,10 @@ static int end_access(struct thread_windows *tw)
  */
 static void end_stale(struct thread_windows *tw, uintptr_t entry)
 {
+	size_t scrub = tw->scrub;
+
+	if (!tw->depth)
+		return;
 	while (tw->depth) {
 		struct access_frame *f = &tw->frame[tw->depth - 1];
 
@@ -465,7 +469,14 @@ static void end_stale(struct thread_windows *tw, uintptr_t entry)
 			return;
 		end_access(tw);
 	}
+	/*
+	 * The dead callback's frames were below the window's, and a call
+	 * that finds it dead is made from at most as deep: they are below
+	 * this one too, and within reach of the erase (at thread exit too).
+	 */
 	tw->scrub = 0;
+	if (scrub)
+		smem_scrub(scrub);
 }
 
 /* The unwinding of a C++ exception or of a cancelled thread through a window. */
@@ -857,7 +868,11 @@ static int secret_alloc(const struct smem_context *ctx, size_t len, struct smem_
 	unsigned char *slot;
 	int pkey = -1, err;
 
-	/* Here, not at a thread's first window, which must make no system call. */
+	/*
+	 * Here, not at a thread's first window, which should not need a
+	 * system call for it (its first erase does, once, for the stack's
+	 * bounds).
+	 */
 	pthread_once(&windows_key_once, windows_key_create);
 	s = calloc(1, sizeof(*s));
 	if (!s)

@@ -17,6 +17,24 @@
  *                 of the main thread (/proc/PID/mem over [stack]), or of
  *                 a thread that made the calls.  Control: the key copied
  *                 onto the stack is found;
+ *   callback      after a read window whose callback copies the key into
+ *                 its stack locals and computes with it (pieces in xmm14,
+ *                 xmm15 and r9, as a cipher's key schedule would leave
+ *                 them), and after the copy_out and close that follow,
+ *                 nothing in the registers and on the stack, as above:
+ *                 the library erases what the callback used when the
+ *                 window closes.  Control: the same window with
+ *                 SMEM_WINDOW_NO_SCRUB leaves pieces on the stack, or the
+ *                 probe proves nothing and the test is skipped;
+ *   core dump     the same steps again (library calls, callback), but the
+ *                 child dumps core (abort()) at the step instead of
+ *                 stopping, and the test reads the ELF core: its
+ *                 NT_PRSTATUS, NT_PRFPREG and NT_X86_XSTATE notes and the
+ *                 PT_LOAD segments of the stacks.  The same controls.
+ *                 core_pattern must name a file (a relative one: the core
+ *                 lands in the child's working directory, a directory of
+ *                 the test's); when it does not, root sets it to "core"
+ *                 for the test and restores it, anyone else skips;
  *   linking       libsmem is linked with -z now and -z relro;
  *   fork          a thread forks in a loop for SMEM_STRESS_SECONDS (5)
  *                 while another makes, exports, imports and closes
@@ -29,7 +47,8 @@
  * child moves it only with lib_copy_novec() and byte loops that nothing
  * vectorizes, so that only the library's own copies are judged.  The
  * child stops itself (SIGSTOP) after each step and the test, its tracer,
- * reads its registers and stacks.  A failing child says why and exits.
+ * reads its registers and stacks; or, for a core dump, runs to one step
+ * and aborts there.  A failing child says why and exits.
  */
 #include <elf.h>
 #include <errno.h>
@@ -39,6 +58,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +66,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/prctl.h>
+#include <sys/procfs.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -69,9 +93,11 @@ static const size_t key_sizes[] = { 32, 64, 256 };
 enum step {
 	STEP_READY,		/* traced, nothing done yet */
 	STEP_NEW,		/* smem_secret_new(): the source wiped by the library */
+	STEP_WINDOW,		/* a read window whose callback copies the key (key_fn) */
 	STEP_COPY_OUT,		/* smem_secret_copy_out(), checked and wiped by the child */
 	STEP_CLOSE,		/* smem_secret_close() and the last unref */
 	STEP_THREAD,		/* a thread did the three and was joined */
+	STEP_WINDOW_CONTROL,	/* control: the same window, SMEM_WINDOW_NO_SCRUB */
 	STEP_STACK_CONTROL,	/* the key copied onto the stack of the child */
 	STEP_MEMCPY_CONTROL,	/* the key copied by glibc's memcpy() */
 };
@@ -79,9 +105,11 @@ enum step {
 static const char *const step_name[] = {
 	[STEP_READY] = "start",
 	[STEP_NEW] = "smem_secret_new",
+	[STEP_WINDOW] = "a read window whose callback copies the key to its stack",
 	[STEP_COPY_OUT] = "smem_secret_copy_out",
 	[STEP_CLOSE] = "smem_secret_close",
 	[STEP_THREAD] = "new, copy_out and close in a thread",
+	[STEP_WINDOW_CONTROL] = "control: that window with SMEM_WINDOW_NO_SCRUB",
 	[STEP_STACK_CONTROL] = "control: the key on the stack",
 	[STEP_MEMCPY_CONTROL] = "control: memcpy() of the key",
 };
@@ -92,6 +120,12 @@ struct shared {
 	size_t len;
 	enum step step;
 	uintptr_t thread_stack[2];	/* [start, end) of the thread of STEP_THREAD */
+	bool window;			/* make STEP_WINDOW and STEP_WINDOW_CONTROL too */
+	bool dump;			/* not traced: abort() at @dump_at, dumping core */
+	enum step dump_at;
+	uintptr_t stack[2];		/* [stack] of the child, before its first step */
+	size_t depth;			/* how far below its caller key_fn's copy lay */
+	uint64_t mix;			/* what key_fn computed */
 };
 
 /* --------------------------------------------------------- the child */
@@ -111,10 +145,27 @@ child_fail(int code, const char *fmt, ...)
 	_exit(code);
 }
 
+/*
+ * Through a volatile pointer, bound when the test is loaded: the first
+ * call through a lazily bound PLT entry would save the vector registers
+ * on the stack, where a callback's locals were (raise() is bound by the
+ * first stop, before any step).
+ */
+static void (*volatile dump_core)(void) = abort;
+
+/*
+ * The end of a step: a stop for the tracer, or in a dumping child the
+ * core dump when this is its step.  raise() and abort() run in the frames
+ * below the caller's, where a callback's locals were: key_fn() keeps its
+ * copy deeper than either reaches.
+ */
 static void child_stop(struct shared *sh, enum step step)
 {
 	sh->step = step;
-	raise(SIGSTOP);
+	if (!sh->dump)
+		raise(SIGSTOP);
+	else if (step == sh->dump_at)
+		dump_core();
 }
 
 /* Not on the stack: the stack is what the test searches. */
@@ -123,7 +174,88 @@ static unsigned char src_buf[MAX_KEY], out_buf[MAX_KEY], memcpy_buf[MAX_KEY];
 /* Through a volatile pointer: a call to glibc's memcpy() that stays a call. */
 static void *(*volatile glibc_memcpy)(void *, const void *, size_t) = memcpy;
 
-/* The library's copies of the key, with a stop after each when @stop. */
+/*
+ * Until the library exports smem_secret_read_flags() (LIBSMEM_2), a weak
+ * reference keeps this test linking: a library without it erases nothing
+ * after a window, and smem_secret_read() is then both kinds of window.
+ */
+#pragma weak smem_secret_read_flags
+
+static int read_window(struct smem_secret *s, smem_read_fn fn, void *arg, unsigned int flags)
+{
+	if (!smem_secret_read_flags)
+		return smem_secret_read(s, fn, arg);
+	return smem_secret_read_flags(s, fn, arg, flags);
+}
+
+/*
+ * What an application's callback does with a key: copies it into its
+ * locals and computes with it, holding 16-byte pieces in xmm14 and xmm15
+ * and an 8-byte one in r9 as a cipher's key schedule would (registers
+ * that nothing between the window and the stop after it touches).  The
+ * copy lies KEY_FN_DEPTH bytes below the callback's frame: under the
+ * frames of raise() and abort() at that stop, so that what a window
+ * leaves is still there to be found, and well inside the
+ * SMEM_SCRUB_DEFAULT bytes the library erases below the window.  Not on
+ * ASan's fake stack.  0, or a positive value when the bytes are not the
+ * key.
+ */
+#define KEY_FN_DEPTH	512
+
+struct key_fn_frame {
+	unsigned char copy[MAX_KEY];	/* the lower addresses: the deeper end */
+	unsigned char above[KEY_FN_DEPTH];
+};
+
+static int __attribute__((noinline, no_sanitize_address))
+key_fn(const void *buf, size_t len, void *arg)
+{
+	struct shared *sh = arg;
+	struct key_fn_frame f;
+	uint64_t mix = 0;
+
+	if (len != sh->len)
+		return 1;
+	lib_copy_novec(f.copy, buf, len);
+	if (!lib_equal_novec(f.copy, sh->key, len))
+		return 2;
+	for (size_t i = 0; i < len; i++)
+		mix = mix * 31 + f.copy[i];
+#if defined(__x86_64__)
+	__asm__ volatile("movdqu (%1), %%xmm15\n\t"
+			 "movdqu 16(%1), %%xmm14\n\t"
+			 "movq (%1), %%r9\n\t"
+			 "movdqa %%xmm15, %%xmm13\n\t"
+			 "pxor %%xmm14, %%xmm13\n\t"
+			 "movq %%xmm13, %%rax\n\t"
+			 "xor %%r9, %%rax\n\t"
+			 "add %%rax, %0"
+			 : "+r"(mix)
+			 : "r"(f.copy)
+			 : "rax", "r9", "xmm13", "xmm14", "xmm15", "memory");
+#endif
+	sh->mix = mix;
+	/* sh->depth held the address of a local of the window's caller. */
+	sh->depth -= (uintptr_t)f.copy;
+	return 0;
+}
+
+/* A read window with key_fn() on @s: a child that cannot make one fails. */
+static void key_window(struct shared *sh, struct smem_secret *s, unsigned int flags)
+{
+	volatile unsigned char mark = 0;
+	int err;
+
+	sh->depth = (uintptr_t)&mark;
+	err = read_window(s, key_fn, sh, flags);
+	if (err)
+		child_fail(8, "the read window with flags %#x: %d", flags, err);
+}
+
+/*
+ * The library's copies of the key, with a stop after each when @stop;
+ * with sh->window, a read window with key_fn() after smem_secret_new().
+ */
 static void library_steps(struct shared *sh, bool stop)
 {
 	struct smem_secret *s = NULL;
@@ -138,6 +270,11 @@ static void library_steps(struct shared *sh, bool stop)
 		child_fail(2, "smem_secret_new left the source as it was");
 	if (stop)
 		child_stop(sh, STEP_NEW);
+	if (sh->window) {
+		key_window(sh, s, 0);
+		if (stop)
+			child_stop(sh, STEP_WINDOW);
+	}
 	n = smem_secret_copy_out(s, 0, out_buf, sh->len);
 	if (n != (ssize_t)sh->len)
 		child_fail(3, "smem_secret_copy_out: %zd", n);
@@ -181,12 +318,36 @@ static void __attribute__((noinline, no_sanitize_address)) stack_control(struct 
 	lib_wipe_novec(copy, sizeof(copy));
 }
 
+/* The same window with SMEM_WINDOW_NO_SCRUB, on a secret of its own. */
+static void window_control(struct shared *sh)
+{
+	struct smem_secret *s = NULL;
+	int err;
+
+	lib_copy_novec(src_buf, sh->key, sh->len);
+	err = smem_secret_new(src_buf, sh->len, 0, &s);
+	if (err)
+		child_fail(9, "smem_secret_new: %s", strerror(-err));
+	key_window(sh, s, SMEM_WINDOW_NO_SCRUB);
+	child_stop(sh, STEP_WINDOW_CONTROL);
+	smem_secret_close(s);
+	smem_secret_unref(s);
+}
+
+static int stack_range(pid_t pid, uintptr_t *start, uintptr_t *end);
+
+/* Traced, or (sh->dump) dumping core at sh->dump_at. */
 static void __attribute__((noreturn)) traced_child(struct shared *sh, bool in_thread)
 {
 	pthread_t t;
 
-	if (ptrace(PTRACE_TRACEME, 0, NULL, NULL))
+	if (sh->dump) {
+		/* Now: reading /proc at the step would overwrite the stack below. */
+		if (stack_range(getpid(), &sh->stack[0], &sh->stack[1]))
+			child_fail(10, "no [stack] in /proc/self/maps");
+	} else if (ptrace(PTRACE_TRACEME, 0, NULL, NULL)) {
 		child_fail(CHILD_NO_PTRACE, "PTRACE_TRACEME: %s", strerror(errno));
+	}
 	child_stop(sh, STEP_READY);
 	if (in_thread) {
 		if (pthread_create(&t, NULL, thread_steps, sh) || pthread_join(t, NULL))
@@ -195,6 +356,8 @@ static void __attribute__((noreturn)) traced_child(struct shared *sh, bool in_th
 	} else {
 		library_steps(sh, true);
 	}
+	if (sh->window)
+		window_control(sh);
 	stack_control(sh);
 	glibc_memcpy(memcpy_buf, sh->key, sh->len);
 	child_stop(sh, STEP_MEMCPY_CONTROL);
@@ -245,15 +408,28 @@ static int tracee_wait(struct tracee *t)
 	}
 }
 
-/* A traced child with a new key of @len bytes, stopped at STEP_READY: 0 or -1. */
-static int tracee_start(struct tracee *t, struct shared *sh, size_t len, bool in_thread)
+/* A new key of @len bytes in @sh for a child: 0, or -1. */
+static int new_key(struct shared *sh, size_t len, bool window)
 {
 	memset(sh, 0, sizeof(*sh));
-	t->result = 0;
 	/* The kernel writes the key: no register of this process holds it. */
 	if (getrandom(sh->key, len, 0) != (ssize_t)len)
 		return -1;
 	sh->len = len;
+	sh->window = window;
+	return 0;
+}
+
+/*
+ * A traced child with a new key of @len bytes, stopped at STEP_READY: 0
+ * or -1.  @window: the child makes the windows with key_fn() too.
+ */
+static int tracee_start(struct tracee *t, struct shared *sh, size_t len, bool in_thread,
+			bool window)
+{
+	t->result = 0;
+	if (new_key(sh, len, window))
+		return -1;
 	t->sh = sh;
 	t->pid = fork();
 	if (t->pid < 0)
@@ -330,6 +506,23 @@ static void xstate_place(size_t off, char *name, size_t size)
 #endif
 }
 
+/* The name of the general register at offset @off of the registers (NT_PRSTATUS). */
+static void gpr_place(size_t off, char *name, size_t size)
+{
+#if defined(__x86_64__)
+	static const char *const names[] = {
+		"r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8",
+		"rax", "rcx", "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp",
+	};
+
+	if (off / 8 < sizeof(names) / sizeof(names[0])) {
+		snprintf(name, size, "%s%s", names[off / 8], off % 8 ? " (unaligned)" : "");
+		return;
+	}
+#endif
+	snprintf(name, size, "general register at offset %zu", off);
+}
+
 /* A register set of the stopped child into @buf: its size, or 0. */
 static size_t regset(pid_t pid, int type, void *buf, size_t size)
 {
@@ -374,7 +567,7 @@ static void key_in_registers(const struct tracee *t, struct regs_seen *seen)
 		n = pieces_in(buf, size, t->sh, sets[i].piece, &where);
 		if (n && !seen->pieces) {
 			if (sets[i].type == NT_PRSTATUS)
-				snprintf(reg, sizeof(reg), "general register at offset %zu", where);
+				gpr_place(where, reg, sizeof(reg));
 			else
 				xstate_place(where, reg, sizeof(reg));
 			snprintf(seen->place, sizeof(seen->place), "%s: %s", sets[i].name, reg);
@@ -407,15 +600,15 @@ static unsigned int key_in_memory(const struct tracee *t, uintptr_t start, uintp
 	return n;
 }
 
-/* The [stack] mapping of the child: 0, or -1. */
-static int main_stack(const struct tracee *t, uintptr_t *start, uintptr_t *end)
+/* The [stack] mapping of process @pid: 0, or -1. */
+static int stack_range(pid_t pid, uintptr_t *start, uintptr_t *end)
 {
 	char path[64], line[512];
 	unsigned long s, e;
 	int found = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", t->pid);
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
@@ -436,7 +629,7 @@ static unsigned int key_on_stacks(const struct tracee *t, const char **where)
 	unsigned int n;
 
 	*where = "no stack";
-	if (main_stack(t, &start, &end))
+	if (stack_range(t->pid, &start, &end))
 		return 0;
 	n = key_in_memory(t, start, end);
 	*where = "[stack]";
@@ -452,9 +645,9 @@ static unsigned int key_on_stacks(const struct tracee *t, const char **where)
  * is then skipped (ptrace refused here) or failed.
  */
 static bool traced(struct __test_metadata *_metadata, struct tracee *t, struct shared *sh,
-		   size_t len, bool in_thread)
+		   size_t len, bool in_thread, bool window)
 {
-	if (!tracee_start(t, sh, len, in_thread))
+	if (!tracee_start(t, sh, len, in_thread, window))
 		return true;
 	if (t->result == CHILD_NO_PTRACE)
 		SKIP(return false, "PTRACE_TRACEME is refused here");
@@ -477,7 +670,7 @@ TEST(registers)
 		struct regs_seen seen;
 		int step;
 
-		if (!traced(_metadata, &t, sh, key_sizes[k], false))
+		if (!traced(_metadata, &t, sh, key_sizes[k], false, false))
 			return;
 		while ((step = tracee_next(&t)) >= 0) {
 			key_in_registers(&t, &seen);
@@ -525,7 +718,7 @@ static void stacks_hold_no_key(struct __test_metadata *_metadata, bool in_thread
 		unsigned int n;
 		int step;
 
-		if (!traced(_metadata, &t, sh, key_sizes[k], in_thread))
+		if (!traced(_metadata, &t, sh, key_sizes[k], in_thread, false))
 			return;
 		while ((step = tracee_next(&t)) >= 0) {
 			if (step == STEP_MEMCPY_CONTROL)
@@ -555,6 +748,439 @@ TEST(stack)
 TEST(thread_stack)
 {
 	stacks_hold_no_key(_metadata, true);
+}
+
+/* ---------------------------------------------------------- callback */
+
+/*
+ * The steps with a read window whose callback copies the key to its stack
+ * and computes with it (key_fn) between new and copy_out: after the
+ * window and after each later step, no piece of the key in the registers
+ * or on the stack.  Control: the same window with SMEM_WINDOW_NO_SCRUB
+ * leaves pieces on the stack (in the registers too, most often: logged).
+ */
+TEST(window_callback)
+{
+	struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	bool control = true;
+
+	ASSERT_NE(MAP_FAILED, sh);
+	for (size_t k = 0; k < sizeof(key_sizes) / sizeof(key_sizes[0]); k++) {
+		struct regs_seen seen;
+		struct tracee t;
+		const char *where;
+		unsigned int n;
+		int step;
+
+		if (!traced(_metadata, &t, sh, key_sizes[k], false, true))
+			return;
+		while ((step = tracee_next(&t)) >= 0) {
+			if (step == STEP_STACK_CONTROL || step == STEP_MEMCPY_CONTROL)
+				continue;
+			key_in_registers(&t, &seen);
+			n = key_on_stacks(&t, &where);
+			if (step == STEP_WINDOW_CONTROL) {
+				control &= n > 0;
+				TH_LOG("%zu-byte key, %s: %u pieces on %s, %u in the registers (%s); "
+				       "the callback's copy %zu bytes below the window's caller",
+				       sh->len, step_name[step], n, where, seen.pieces,
+				       seen.pieces ? seen.place : "none", sh->depth);
+				continue;
+			}
+			EXPECT_EQ(0, seen.pieces)
+				TH_LOG("%zu-byte key, after %s: %u pieces of it in the registers, the first in %s",
+				       sh->len, step_name[step], seen.pieces, seen.place);
+			EXPECT_EQ(0, n)
+				TH_LOG("%zu-byte key, after %s: %u of its %zu pieces on %s",
+				       sh->len, step_name[step], n, sh->len / VEC_PIECE, where);
+		}
+		EXPECT_EQ(0, t.result) TH_LOG("the child failed (%d)", t.result);
+		tracee_end(&t);
+	}
+	munmap(sh, sizeof(*sh));
+	if (_metadata->exit_code != KSFT_PASS)
+		return;
+	if (!control)
+		SKIP(return, "the window with SMEM_WINDOW_NO_SCRUB left no piece of the key on "
+		     "the stack: the probe would prove nothing");
+}
+
+/* -------------------------------------------------------- core dumps */
+
+#define CORE_PATTERN	"/proc/sys/kernel/core_pattern"
+
+/*
+ * What a core dump holds of the key: pieces in the register notes of its
+ * threads (NT_PRSTATUS: 8-byte pieces; NT_PRFPREG, NT_X86_XSTATE: 16-byte
+ * ones) and in the PT_LOAD segments of the stacks (16-byte pieces).
+ */
+struct core_seen {
+	bool vector;		/* a NT_PRFPREG or NT_X86_XSTATE note was there */
+	bool stack;		/* a segment of [stack] was there */
+	unsigned int regs;	/* pieces in the notes */
+	unsigned int stack_pieces;
+	char place[96];		/* where the first piece in the notes was */
+};
+
+#define NOTE_ALIGN(x)	(((size_t)(x) + 3) & ~(size_t)3)
+
+static void core_notes(const unsigned char *p, size_t size, const struct shared *sh,
+		       struct core_seen *seen)
+{
+	size_t off = 0;
+
+	while (off + sizeof(Elf64_Nhdr) <= size) {
+		const Elf64_Nhdr *nh = (const Elf64_Nhdr *)(p + off);
+		const char *name = (const char *)(nh + 1), *set = NULL;
+		size_t desc = off + sizeof(*nh) + NOTE_ALIGN(nh->n_namesz), where = 0;
+		size_t piece = VEC_PIECE;
+		unsigned int n;
+		char reg[64];
+
+		if (desc > size || nh->n_descsz > size - desc)
+			return;
+		off = desc + NOTE_ALIGN(nh->n_descsz);
+		if (nh->n_namesz == 5 && !memcmp(name, "CORE", 5) && nh->n_type == NT_PRSTATUS) {
+			set = "NT_PRSTATUS";
+			piece = GPR_PIECE;
+		} else if (nh->n_namesz == 5 && !memcmp(name, "CORE", 5) &&
+			   nh->n_type == NT_PRFPREG) {
+			set = "NT_PRFPREG";
+#ifdef NT_X86_XSTATE
+		} else if (nh->n_namesz == 6 && !memcmp(name, "LINUX", 6) &&
+			   nh->n_type == NT_X86_XSTATE) {
+			set = "NT_X86_XSTATE";
+#endif
+		}
+		if (!set)
+			continue;
+		if (piece == VEC_PIECE)
+			seen->vector = true;
+		n = pieces_in(p + desc, nh->n_descsz, sh, piece, &where);
+		if (n && !seen->regs) {
+			if (piece == GPR_PIECE && where >= offsetof(struct elf_prstatus, pr_reg))
+				gpr_place(where - offsetof(struct elf_prstatus, pr_reg), reg,
+					  sizeof(reg));
+			else if (piece == GPR_PIECE)
+				snprintf(reg, sizeof(reg), "prstatus offset %zu", where);
+			else
+				xstate_place(where, reg, sizeof(reg));
+			snprintf(seen->place, sizeof(seen->place), "%s: %s", set, reg);
+		}
+		seen->regs += n;
+	}
+}
+
+/*
+ * The stacks in the segments of the core: the whole segment that holds
+ * the top of the child's [stack] (it may have grown down since the child
+ * read its range), and the part of any segment in the thread's stack.
+ */
+static void core_stacks(const unsigned char *core, size_t size, const Elf64_Phdr *ph,
+			const struct shared *sh, struct core_seen *seen)
+{
+	uint64_t lo = ph->p_vaddr, hi = ph->p_vaddr + ph->p_filesz;
+	size_t where = 0;
+
+	if (ph->p_offset > size || ph->p_filesz > size - ph->p_offset)
+		return;
+	if (sh->stack[1] > lo && sh->stack[1] <= hi) {
+		seen->stack = true;
+		seen->stack_pieces += pieces_in(core + ph->p_offset, ph->p_filesz, sh, VEC_PIECE,
+						&where);
+		return;
+	}
+	if (sh->thread_stack[0] > lo)
+		lo = sh->thread_stack[0];
+	if (sh->thread_stack[1] < hi)
+		hi = sh->thread_stack[1];
+	if (lo < hi)
+		seen->stack_pieces += pieces_in(core + ph->p_offset + (lo - ph->p_vaddr), hi - lo, sh,
+						VEC_PIECE, &where);
+}
+
+/* The ELF core file at @path, judged: 0, or -1 when it is no ELF64 core. */
+static int core_judge(const char *path, const struct shared *sh, struct core_seen *seen)
+{
+	const unsigned char *core;
+	const Elf64_Ehdr *eh;
+	struct stat st;
+	int fd, ret = -1;
+
+	memset(seen, 0, sizeof(*seen));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || (size_t)st.st_size < sizeof(*eh)) {
+		close(fd);
+		return -1;
+	}
+	core = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (core == MAP_FAILED)
+		return -1;
+	eh = (const Elf64_Ehdr *)core;
+	if (!memcmp(eh->e_ident, ELFMAG, SELFMAG) && eh->e_ident[EI_CLASS] == ELFCLASS64 &&
+	    eh->e_type == ET_CORE && eh->e_phentsize == sizeof(Elf64_Phdr) &&
+	    eh->e_phoff <= (size_t)st.st_size &&
+	    eh->e_phnum <= ((size_t)st.st_size - eh->e_phoff) / sizeof(Elf64_Phdr)) {
+		const Elf64_Phdr *ph = (const Elf64_Phdr *)(core + eh->e_phoff);
+
+		for (int i = 0; i < eh->e_phnum; i++, ph++) {
+			if (ph->p_type == PT_LOAD)
+				core_stacks(core, st.st_size, ph, sh, seen);
+			else if (ph->p_type == PT_NOTE && ph->p_offset <= (size_t)st.st_size &&
+				 ph->p_filesz <= st.st_size - ph->p_offset)
+				core_notes(core + ph->p_offset, ph->p_filesz, sh, seen);
+		}
+		ret = 0;
+	}
+	munmap((void *)core, st.st_size);
+	return ret;
+}
+
+enum { CORE_JUDGED, CORE_FAILED, CORE_NONE };
+
+/*
+ * A child, not traced, with the key in @sh runs to step @at and dumps core
+ * there, in @dir (its working directory); the core, judged into @seen,
+ * is removed.  CORE_JUDGED; CORE_FAILED, or CORE_NONE when no core was
+ * written, with why in @why.
+ */
+static int dump_at(struct shared *sh, bool in_thread, enum step at, const char *dir,
+		   struct core_seen *seen, char *why, size_t size)
+{
+	char path[64 + sizeof(((struct dirent *)0)->d_name)] = "";
+	double deadline = now_s() + 30;
+	struct dirent *d;
+	int status, ret;
+	pid_t pid, r;
+	DIR *dirp;
+
+	sh->dump = true;
+	sh->dump_at = at;
+	pid = fork();
+	if (pid < 0) {
+		snprintf(why, size, "fork: %s", strerror(errno));
+		return CORE_FAILED;
+	}
+	if (pid == 0) {
+		struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+
+		if (setrlimit(RLIMIT_CORE, &rl) && !getrlimit(RLIMIT_CORE, &rl)) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_CORE, &rl);
+		}
+		if (chdir(dir))
+			child_fail(11, "chdir %s: %s", dir, strerror(errno));
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		traced_child(sh, in_thread);
+	}
+	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_s() < deadline)
+		sleep_ms(5);
+	if (r != pid) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		snprintf(why, size, "the child did not end within 30 s");
+		return CORE_FAILED;
+	}
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT) {
+		snprintf(why, size, "the child ended (%d) before it could dump core",
+			 child_result(status));
+		return CORE_FAILED;
+	}
+	/* Whatever core_pattern named it (core, core.PID, ...): the only file there. */
+	dirp = opendir(dir);
+	while (dirp && (d = readdir(dirp)))
+		if (d->d_name[0] != '.' && !path[0])
+			snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+	if (dirp)
+		closedir(dirp);
+	if (!WCOREDUMP(status) || !path[0]) {
+		snprintf(why, size, "SIGABRT dumped no core (RLIMIT_CORE's hard limit? %s?)",
+			 CORE_PATTERN);
+		if (path[0])
+			unlink(path);
+		return CORE_NONE;
+	}
+	ret = core_judge(path, sh, seen) ? CORE_FAILED : CORE_JUDGED;
+	if (ret == CORE_FAILED)
+		snprintf(why, size, "%.100s is no ELF64 core", path);
+	unlink(path);
+	return ret;
+}
+
+static int read_line(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "re");
+	int ret = -1;
+
+	if (f && fgets(buf, (int)size, f)) {
+		buf[strcspn(buf, "\n")] = 0;
+		ret = 0;
+	}
+	if (f)
+		fclose(f);
+	return ret;
+}
+
+static int write_line(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = -1;
+
+	if (fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text))
+		ret = 0;
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/*
+ * A directory of the test's for the cores, and a core_pattern that puts
+ * them there: a relative file name.  A pipe or a path elsewhere is
+ * replaced with "core" for the test, by root only, and restored.
+ */
+FIXTURE(core) {
+	char dir[64];
+	char pattern[256];	/* the core_pattern to restore, or "" */
+};
+
+FIXTURE_SETUP(core)
+{
+	char pattern[256];
+
+	self->pattern[0] = 0;
+	snprintf(self->dir, sizeof(self->dir), "/tmp/smem_core.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	if (read_line(CORE_PATTERN, pattern, sizeof(pattern))) {
+		rmdir(self->dir);
+		SKIP(return, "%s cannot be read", CORE_PATTERN);
+	}
+	if (pattern[0] != '|' && !strchr(pattern, '/'))
+		return;
+	if (geteuid()) {
+		rmdir(self->dir);
+		SKIP(return, "core_pattern is \"%s\", not a file in the working directory, "
+		     "and only root may change it", pattern);
+	}
+	if (write_line(CORE_PATTERN, "core")) {
+		rmdir(self->dir);
+		SKIP(return, "core_pattern is \"%s\" and cannot be set to \"core\": %s",
+		     pattern, strerror(errno));
+	}
+	snprintf(self->pattern, sizeof(self->pattern), "%s", pattern);
+}
+
+FIXTURE_TEARDOWN(core)
+{
+	if (self->pattern[0])
+		write_line(CORE_PATTERN, self->pattern);
+	rmdir(self->dir);
+}
+
+/*
+ * A core dump at each of @steps, for each key size: no piece of the key
+ * in the notes or the stacks but for the controls.  Controls:
+ * STEP_STACK_CONTROL must be found on the stack (the segments are read
+ * right); STEP_MEMCPY_CONTROL in the notes and STEP_WINDOW_CONTROL on the
+ * stack, or the test proves nothing and is skipped.
+ */
+static void core_steps(struct __test_metadata *_metadata, const char *dir, bool in_thread,
+		       bool window, const enum step *steps, size_t nsteps)
+{
+	struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	bool vector = true, memcpy_control = true, window_control = true;
+	unsigned int cores = 0;
+
+	ASSERT_NE(MAP_FAILED, sh);
+	for (size_t k = 0; k < sizeof(key_sizes) / sizeof(key_sizes[0]); k++) {
+		for (size_t i = 0; i < nsteps; i++) {
+			enum step step = steps[i];
+			struct core_seen seen;
+			char why[160];
+			int r;
+
+			ASSERT_EQ(0, new_key(sh, key_sizes[k], window));
+			r = dump_at(sh, in_thread, step, dir, &seen, why, sizeof(why));
+			if (r == CORE_NONE) {
+				munmap(sh, sizeof(*sh));
+				SKIP(return, "%s", why);
+			}
+			EXPECT_EQ(CORE_JUDGED, r) TH_LOG("%zu-byte key, at %s: %s", sh->len,
+							 step_name[step], why);
+			if (r != CORE_JUDGED)
+				continue;
+			cores++;
+			vector &= seen.vector;
+			EXPECT_TRUE(seen.stack)
+				TH_LOG("%zu-byte key, at %s: no segment of [stack] %#lx-%#lx in the core",
+				       sh->len, step_name[step], (unsigned long)sh->stack[0],
+				       (unsigned long)sh->stack[1]);
+			switch (step) {
+			case STEP_STACK_CONTROL:
+				EXPECT_LT(0, seen.stack_pieces)
+					TH_LOG("%zu-byte key: the control copy on the stack is not in the core",
+					       sh->len);
+				break;
+			case STEP_MEMCPY_CONTROL:
+				memcpy_control &= seen.regs > 0;
+				TH_LOG("%zu-byte key, %s: %u pieces in the notes, the first in %s",
+				       sh->len, step_name[step], seen.regs, seen.place);
+				break;
+			case STEP_WINDOW_CONTROL:
+				window_control &= seen.stack_pieces > 0;
+				TH_LOG("%zu-byte key, %s: %u pieces in the stacks, %u in the notes (%s); "
+				       "the callback's copy %zu bytes below the window's caller",
+				       sh->len, step_name[step], seen.stack_pieces, seen.regs,
+				       seen.regs ? seen.place : "none", sh->depth);
+				break;
+			default:
+				EXPECT_EQ(0, seen.regs)
+					TH_LOG("%zu-byte key, core dumped after %s: %u pieces of it in the notes, the first in %s",
+					       sh->len, step_name[step], seen.regs, seen.place);
+				EXPECT_EQ(0, seen.stack_pieces)
+					TH_LOG("%zu-byte key, core dumped after %s: %u of its %zu pieces in the stacks",
+					       sh->len, step_name[step], seen.stack_pieces,
+					       sh->len / VEC_PIECE);
+			}
+		}
+	}
+	munmap(sh, sizeof(*sh));
+	TH_LOG("%u cores read (%s)", cores, lib_backend());
+	if (_metadata->exit_code != KSFT_PASS)
+		return;
+	if (!vector)
+		SKIP(return, "no NT_PRFPREG or NT_X86_XSTATE note in the cores");
+	if (!memcpy_control)
+		SKIP(return, "glibc's memcpy() left no piece of some key in the notes: the probe "
+		     "would prove nothing");
+	if (!window_control)
+		SKIP(return, "the window with SMEM_WINDOW_NO_SCRUB left no piece of some key on "
+		     "the stack: the probe would prove nothing");
+}
+
+/* new, copy_out, close; the same in a thread. */
+TEST_F_TIMEOUT(core, library_calls, 120)
+{
+	static const enum step steps[] = {
+		STEP_NEW, STEP_COPY_OUT, STEP_CLOSE, STEP_STACK_CONTROL, STEP_MEMCPY_CONTROL,
+	}, in_thread[] = { STEP_THREAD };
+
+	core_steps(_metadata, self->dir, false, false, steps, sizeof(steps) / sizeof(steps[0]));
+	if (_metadata->exit_code == KSFT_PASS)
+		core_steps(_metadata, self->dir, true, false, in_thread, 1);
+}
+
+/* new, a read window with key_fn(), copy_out, close; control: SMEM_WINDOW_NO_SCRUB. */
+TEST_F_TIMEOUT(core, window_callback, 120)
+{
+	static const enum step steps[] = {
+		STEP_NEW, STEP_WINDOW, STEP_COPY_OUT, STEP_CLOSE, STEP_WINDOW_CONTROL,
+	};
+
+	core_steps(_metadata, self->dir, false, true, steps, sizeof(steps) / sizeof(steps[0]));
 }
 
 /* ----------------------------------------------------------- linking */
