@@ -184,6 +184,16 @@ $(BUILD)/$(1)/selftests/%: selftests/%.c $(wildcard selftests/lib_*.h) selftests
 	$(CC) $(call SAN_CFLAGS,$(1)) -Wall -Werror -I$(KSFT_DIR) -o $$@ $$< \
 		-L$(BUILD)/$(1)/lib -Wl,-rpath,$(BUILD)/$(1)/lib -lsmem
 
+# Its C++ part throws through a window (selftests/Makefile).
+$(BUILD)/$(1)/selftests/lib_window_test: selftests/lib_window_test.c selftests/lib_window_throw.cc \
+		$(wildcard selftests/lib_*.h) selftests/test_util.h \
+		$(BUILD)/$(1)/lib/$(LIB_SONAME) $(KSFT_DIR)/kselftest_harness.h
+	@mkdir -p $$(dir $$@)
+	$(CXX) -O1 -g -fno-omit-frame-pointer $(SAN_$(1)) -Wall -Werror -Iinclude \
+		-c -o $$@-throw.o selftests/lib_window_throw.cc
+	$(CC) $(call SAN_CFLAGS,$(1)) -Wall -Werror -I$(KSFT_DIR) -o $$@ $$< $$@-throw.o \
+		-L$(BUILD)/$(1)/lib -Wl,-rpath,$(BUILD)/$(1)/lib -lsmem -lstdc++
+
 sanitize: $(SAN_TESTS_$(1):%=$(BUILD)/$(1)/selftests/%)
 endef
 .PHONY: sanitize
