@@ -107,10 +107,18 @@ void smem_fork_unblock(int block);
 /* Reserve @size bytes between two guard pages: r->base, r->size. */
 int smem_region_reserve(struct smem_region *r, size_t size);
 /*
- * Enter a mapped region in the registry, so that a forked child drops it;
- * under the smem_fork_block() taken before it was reserved.
+ * Enter a mapped import in the registry, so that a forked child drops it
+ * (smem_purge() leaves imports alone: they are sealed read-only); under
+ * the smem_fork_block() taken before it was reserved.
  */
 void smem_region_register(struct smem_region *r);
+/*
+ * Call @fn on every registered region the library writes (imports are
+ * left out), without taking a lock: async-signal-safe.  A region being
+ * dropped meanwhile is either not visited or not unmapped before the walk
+ * ends.  Returns how many calls said true.
+ */
+int smem_region_purge_walk(bool (*fn)(struct smem_region *r, void *arg), void *arg);
 /*
  * Reserve, map from @backend and, when @pkey >= 0, tag with that key (the
  * pages then stay mapped read-write and only PKRU guards them), register;

@@ -20,10 +20,29 @@
  * its unregistering until it is unmapped and its descriptor closed, hold
  * the fork block shared, and the prepare handler takes it exclusive: a
  * fork waits for regions under way, and none starts during a fork.
+ *
+ * smem_purge() walks the registry too, from a signal handler maybe, so
+ * without a lock.  Invariants for that walker:
+ *  - it follows ->next only; every ->next is a valid region or a list
+ *    head at every moment (a region is complete before the release store
+ *    that links it in, and unlinking one changes its predecessor's ->next
+ *    in a single store);
+ *  - an unlinked region is not unmapped, and its memory not given back,
+ *    while a walk that may still be on it runs: region_drop() unlinks,
+ *    then waits until no walk is in progress (purgers, seq_cst on both
+ *    sides: either the walker's increment comes first and the dropper
+ *    sees it, or the unlink comes first and the walker never reaches the
+ *    region);
+ *  - imports (smem_region_register() from outside) are on a list of their
+ *    own that the walker skips: they are sealed read-only, and writing
+ *    them would fault rather than wipe.
  */
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -42,6 +61,10 @@ static pthread_rwlock_t fork_block = FORK_BLOCK_INITIALIZER;
 /* The list itself, between the threads that hold the fork block shared. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct smem_region registry = { .prev = &registry, .next = &registry };
+/* Imported, read-only regions: dropped after fork, never purged. */
+static struct smem_region imported = { .prev = &imported, .next = &imported };
+/* Walks of smem_region_purge_walk() in progress; a futex. */
+static _Atomic unsigned int purgers;
 
 /*
  * A thread cancelled at open(), close() or getrandom() while it holds the
@@ -93,14 +116,21 @@ void smem_region_unmap(struct smem_region *r)
 		close(r->fd);
 }
 
-void smem_region_register(struct smem_region *r)
+/* Complete before the walker can reach it: the link is a release store. */
+static void list_add(struct smem_region *head, struct smem_region *r)
 {
 	pthread_mutex_lock(&registry_lock);
-	r->next = &registry;
-	r->prev = registry.prev;
-	registry.prev->next = r;
-	registry.prev = r;
+	r->next = head;
+	r->prev = head->prev;
+	__atomic_store_n(&head->prev->next, r, __ATOMIC_RELEASE);
+	head->prev = r;
 	pthread_mutex_unlock(&registry_lock);
+}
+
+/* From outside this file only for imports: see "imported" above. */
+void smem_region_register(struct smem_region *r)
+{
+	list_add(&imported, r);
 }
 
 int smem_region_tag(struct smem_region *r, int pkey, int prot)
@@ -130,10 +160,36 @@ int smem_region_create(struct smem_region *r, size_t size,
 	if (err)
 		smem_region_unmap(r);
 	else
-		smem_region_register(r);
+		list_add(&registry, r);
 out:
 	smem_fork_unblock(block);
 	return err;
+}
+
+/*
+ * After unlinking a region, before unmapping it: a walk that started
+ * before the unlink may be on it.  Walks take no lock and are short.
+ */
+static void purge_wait(void)
+{
+	unsigned int n;
+
+	while ((n = atomic_load_explicit(&purgers, memory_order_seq_cst)))
+		syscall(SYS_futex, &purgers, FUTEX_WAIT_PRIVATE, n, NULL, NULL, 0);
+}
+
+int smem_region_purge_walk(bool (*fn)(struct smem_region *r, void *arg), void *arg)
+{
+	struct smem_region *r;
+	int n = 0;
+
+	atomic_fetch_add_explicit(&purgers, 1, memory_order_seq_cst);
+	for (r = __atomic_load_n(&registry.next, __ATOMIC_SEQ_CST); r != &registry;
+	     r = __atomic_load_n(&r->next, __ATOMIC_SEQ_CST))
+		n += fn(r, arg);
+	if (atomic_fetch_sub_explicit(&purgers, 1, memory_order_seq_cst) == 1)
+		syscall(SYS_futex, &purgers, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+	return n;
 }
 
 static int region_drop(struct smem_region *r, bool keep_fd)
@@ -142,9 +198,10 @@ static int region_drop(struct smem_region *r, bool keep_fd)
 
 	block = smem_fork_block();
 	pthread_mutex_lock(&registry_lock);
-	r->prev->next = r->next;
+	__atomic_store_n(&r->prev->next, r->next, __ATOMIC_SEQ_CST);
 	r->next->prev = r->prev;
 	pthread_mutex_unlock(&registry_lock);
+	purge_wait();
 	if (keep_fd)
 		r->fd = -1;
 	smem_region_unmap(r);
@@ -184,15 +241,23 @@ void smem_region_fork_parent(void)
 	pthread_rwlock_unlock(&fork_block);
 }
 
-void smem_region_fork_child(void)
+static void drop_all(struct smem_region *head)
 {
 	struct smem_region *r, *next;
 
-	for (r = registry.next; r != &registry; r = next) {
+	for (r = head->next; r != head; r = next) {
 		next = r->next;
 		smem_region_unmap(r);
 	}
-	registry.prev = registry.next = &registry;
+	head->prev = head->next = head;
+}
+
+void smem_region_fork_child(void)
+{
+	drop_all(&registry);
+	drop_all(&imported);
+	/* A walk of the parent's in another thread did not come along. */
+	atomic_store_explicit(&purgers, 0, memory_order_relaxed);
 	/*
 	 * Not pthread_rwlock_unlock(): glibc knows the writer by its thread
 	 * ID, which the child's thread does not have.  Nobody else is here.

@@ -936,7 +936,7 @@ static int secret_new(const void *src, size_t len, unsigned int flags,
 		      struct smem_secret **ret)
 {
 	const struct smem_context *ctx;
-	struct smem_secret *s;
+	struct smem_secret *s = NULL;
 	unsigned int required;
 	int err;
 
