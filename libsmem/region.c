@@ -48,16 +48,20 @@
 #include "internal.h"
 
 /*
- * Writers first, so that a stream of new secrets cannot hold off a fork;
- * which is why no thread takes it twice (a waiting fork would deadlock it).
+ * The fork block: a count of the threads making or unmaking a region, and
+ * a fork that waits for it to drop to zero with fork_lock held, which it
+ * keeps across fork().  A fork pending goes first, so that a stream of new
+ * secrets cannot hold it off; which is why no thread takes the block
+ * twice (a waiting fork would deadlock it).  Not a pthread rwlock: the
+ * child must release what the prepare handler took, and glibc knows an
+ * rwlock's writer by a thread ID the child's thread does not have, while
+ * a normal mutex can be unlocked by the child (as the thread sanitizer
+ * expects, too).
  */
-#ifdef PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP
-#define FORK_BLOCK_INITIALIZER PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP
-#else
-#define FORK_BLOCK_INITIALIZER PTHREAD_RWLOCK_INITIALIZER
-#endif
-
-static pthread_rwlock_t fork_block = FORK_BLOCK_INITIALIZER;
+static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fork_cond = PTHREAD_COND_INITIALIZER;
+static unsigned int fork_blockers;	/* under fork_lock */
+static unsigned int fork_pending;	/* forks waiting; under fork_lock */
 /* The list itself, between the threads that hold the fork block shared. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct smem_region registry = { .prev = &registry, .next = &registry };
@@ -75,13 +79,20 @@ int smem_fork_block(void)
 	int cancel_state;
 
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-	pthread_rwlock_rdlock(&fork_block);
+	pthread_mutex_lock(&fork_lock);
+	while (fork_pending)
+		pthread_cond_wait(&fork_cond, &fork_lock);
+	fork_blockers++;
+	pthread_mutex_unlock(&fork_lock);
 	return cancel_state;
 }
 
 void smem_fork_unblock(int block)
 {
-	pthread_rwlock_unlock(&fork_block);
+	pthread_mutex_lock(&fork_lock);
+	if (!--fork_blockers && fork_pending)
+		pthread_cond_broadcast(&fork_cond);
+	pthread_mutex_unlock(&fork_lock);
 	pthread_setcancelstate(block, NULL);
 }
 
@@ -233,12 +244,18 @@ int smem_region_mprotect(struct smem_region *r, unsigned int prot)
 /* Nobody holds registry_lock meanwhile: only holders of the block take it. */
 void smem_region_fork_prepare(void)
 {
-	pthread_rwlock_wrlock(&fork_block);
+	pthread_mutex_lock(&fork_lock);
+	fork_pending++;
+	while (fork_blockers)
+		pthread_cond_wait(&fork_cond, &fork_lock);
+	/* fork_lock stays held: no region starts until the fork is over. */
 }
 
 void smem_region_fork_parent(void)
 {
-	pthread_rwlock_unlock(&fork_block);
+	if (!--fork_pending)
+		pthread_cond_broadcast(&fork_cond);
+	pthread_mutex_unlock(&fork_lock);
 }
 
 static void drop_all(struct smem_region *head)
@@ -259,8 +276,10 @@ void smem_region_fork_child(void)
 	/* A walk of the parent's in another thread did not come along. */
 	atomic_store_explicit(&purgers, 0, memory_order_relaxed);
 	/*
-	 * Not pthread_rwlock_unlock(): glibc knows the writer by its thread
-	 * ID, which the child's thread does not have.  Nobody else is here.
+	 * Threads of the parent that waited on fork_cond are not here: a
+	 * condition variable that counts them would never settle.
 	 */
-	fork_block = (pthread_rwlock_t)FORK_BLOCK_INITIALIZER;
+	fork_pending = 0;
+	fork_cond = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+	pthread_mutex_unlock(&fork_lock);
 }
