@@ -48,9 +48,9 @@ static int copy_in_fn(void *buf, size_t len, void *arg)
 SMEM_EXPORT int smem_secret_copy_in(struct smem_secret *s, size_t offset, void *src,
 				    size_t len, unsigned int flags)
 {
+	SMEM_KEEP_ERRNO;
 	struct copy_in c = { .offset = offset, .src = src, .len = len };
 	int err;
-	SMEM_KEEP_ERRNO;
 
 	if (!s || !src || (flags & ~SMEM_KEEP_SOURCE) ||
 	    !range_fits(smem_secret_size(s), offset, len))
@@ -177,8 +177,8 @@ static int compare_fn(const void *buf, size_t len, void *arg)
 
 SMEM_EXPORT int smem_secret_equal(struct smem_secret *s, const void *buf, size_t len)
 {
-	struct compare c = { .buf = buf, .len = len };
 	SMEM_KEEP_ERRNO;
+	struct compare c = { .buf = buf, .len = len };
 
 	if (!s || (!buf && len))
 		return -EINVAL;
@@ -201,8 +201,8 @@ static int same_fn(const void *buf, size_t len, void *arg)
 
 SMEM_EXPORT int smem_secret_equal_secret(struct smem_secret *a, struct smem_secret *b)
 {
-	struct pair p = { .s = { a, b }, .fn = pair_compare };
 	SMEM_KEEP_ERRNO;
+	struct pair p = { .s = { a, b }, .fn = pair_compare };
 
 	if (!a || !b)
 		return -EINVAL;

@@ -85,9 +85,9 @@ static bool purge_region(struct smem_region *r, void *arg)
 
 SMEM_EXPORT int smem_purge(void)
 {
+	SMEM_KEEP_ERRNO;
 	struct purge p = { .keys = smem_pkey_lib_bits() != 0 };
 	int n;
-	SMEM_KEEP_ERRNO;
 
 	atomic_fetch_add_explicit(&smem_purge_epoch, 1, memory_order_seq_cst);
 	p.zero_fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);

@@ -573,8 +573,8 @@ secret_access(struct smem_secret *s, const struct access_fn *fn, uintptr_t entry
 SMEM_EXPORT int smem_secret_read_flags(struct smem_secret *s, smem_read_fn fn, void *arg,
 				       unsigned int flags)
 {
-	struct access_fn afn = { .read = fn, .arg = arg, .flags = flags };
 	SMEM_KEEP_ERRNO;
+	struct access_fn afn = { .read = fn, .arg = arg, .flags = flags };
 
 	return secret_access(s, &afn, (uintptr_t)__builtin_frame_address(0));
 }
@@ -582,24 +582,24 @@ SMEM_EXPORT int smem_secret_read_flags(struct smem_secret *s, smem_read_fn fn, v
 SMEM_EXPORT int smem_secret_write_flags(struct smem_secret *s, smem_write_fn fn, void *arg,
 					unsigned int flags)
 {
-	struct access_fn afn = { .write = fn, .arg = arg, .flags = flags };
 	SMEM_KEEP_ERRNO;
+	struct access_fn afn = { .write = fn, .arg = arg, .flags = flags };
 
 	return secret_access(s, &afn, (uintptr_t)__builtin_frame_address(0));
 }
 
 SMEM_EXPORT int smem_secret_read(struct smem_secret *s, smem_read_fn fn, void *arg)
 {
-	struct access_fn afn = { .read = fn, .arg = arg };
 	SMEM_KEEP_ERRNO;
+	struct access_fn afn = { .read = fn, .arg = arg };
 
 	return secret_access(s, &afn, (uintptr_t)__builtin_frame_address(0));
 }
 
 SMEM_EXPORT int smem_secret_write(struct smem_secret *s, smem_write_fn fn, void *arg)
 {
-	struct access_fn afn = { .write = fn, .arg = arg };
 	SMEM_KEEP_ERRNO;
+	struct access_fn afn = { .write = fn, .arg = arg };
 
 	return secret_access(s, &afn, (uintptr_t)__builtin_frame_address(0));
 }
@@ -851,8 +851,8 @@ static int check_canary(const void *buf, size_t len, void *arg)
 
 SMEM_EXPORT int smem_secret_check(struct smem_secret *s)
 {
-	int err;
 	SMEM_KEEP_ERRNO;
+	int err;
 
 	err = smem_secret_read_flags(s, check_canary, s, SMEM_WINDOW_NO_SCRUB);
 	return err > 0 ? -EFAULT : err;
@@ -963,8 +963,8 @@ static int secret_new(const void *src, size_t len, unsigned int flags,
 SMEM_EXPORT int smem_secret_new(void *data, size_t len, unsigned int flags,
 				struct smem_secret **ret)
 {
-	int err;
 	SMEM_KEEP_ERRNO;
+	int err;
 
 	if (!data)
 		return -EINVAL;
