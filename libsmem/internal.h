@@ -69,6 +69,8 @@ bool smem_bytes_ct_equal(const void *a, const void *b, size_t len);
  * frame, within the thread's stack, then the vector and scratch registers.
  */
 void smem_scrub(size_t depth);
+/* Learn this thread's stack for smem_scrub(): before its first callback. */
+void smem_scrub_prepare(void);
 
 /* ------------------------------------------------------------- regions */
 

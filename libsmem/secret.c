@@ -533,8 +533,10 @@ secret_access(struct smem_secret *s, const struct access_fn *fn, uintptr_t entry
 			return err;
 	}
 	/* The key exists: the secret was made after windows_key_once ran. */
-	if (!tw->registered)
+	if (!tw->registered) {
 		tw->registered = windows_key_ok && !pthread_setspecific(windows_key, tw);
+		smem_scrub_prepare();
+	}
 
 	f = &tw->frame[tw->depth];
 	f->secret = s;
