@@ -13,6 +13,7 @@
  *   secret.c         the secret object: references, access, close
  *   share.c          export and import of sealed read-only copies
  *   bytes.c          copies of secret bytes that leave none in registers
+ *   memlock.c        RLIMIT_MEMLOCK errors in the library's terms
  */
 #ifndef SMEM_INTERNAL_H
 #define SMEM_INTERNAL_H
@@ -157,6 +158,9 @@ struct smem_backend_desc {
 	int (*map)(struct smem_region *r);
 	smem_protect_fn protect;
 };
+
+/* An errno of mlock(2) or of faulting secret pages in, as -errno (-EAGAIN for the limit). */
+int smem_memlock_error(int err);
 
 extern const struct smem_backend_desc smem_backend_kmod;
 extern const struct smem_backend_desc smem_backend_memfd_secret;

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * RLIMIT_MEMLOCK in the library's terms, for the backends whose kernel
+ * interfaces say ENOMEM for it.
+ */
+#include <errno.h>
+#include <linux/capability.h>
+#include <stdbool.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/*
+ * Whether RLIMIT_MEMLOCK applies to this process: a finite limit, and no
+ * CAP_IPC_LOCK in the effective set (which lifts it).
+ */
+static bool memlock_limited(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return false;
+	if (syscall(SYS_capget, &hdr, data))
+		return true;
+	return !(data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK));
+}
+
+/*
+ * mlock(2) says ENOMEM both for a shortage and for going over
+ * RLIMIT_MEMLOCK, and EPERM for a limit of 0, and memfd_secret(2) pages
+ * over the limit fail with ENOMEM when they are faulted in on kernels
+ * that do not check the limit at mmap() (Debian's 6.12 does not; 6.18
+ * says EAGAIN there): the public API has -EAGAIN for the limit (smem.h),
+ * as /dev/smem says it.  Under a limit that applies, ENOMEM is taken for
+ * the limit; a process the limit does not bind gets -ENOMEM for a
+ * shortage.
+ */
+int smem_memlock_error(int err)
+{
+	if (err == EPERM || (err == ENOMEM && memlock_limited()))
+		return -EAGAIN;
+	return -err;
+}
