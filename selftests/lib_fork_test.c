@@ -198,7 +198,12 @@ static void *read_loop(void *arg)
 	return NULL;
 }
 
-TEST_F(inherited, fork_while_reading)
+/*
+ * 40 forks of a process whose 4 threads open and close windows without
+ * pause: on the debug kernel (KASAN, lockdep, under TCG) that takes 20 to
+ * 30 seconds, the harness's default limit.
+ */
+TEST_F_TIMEOUT(inherited, fork_while_reading, 180)
 {
 	enum { THREADS = 4, FORKS = 40 };
 	struct readers r = { .s = self->s[1] };
