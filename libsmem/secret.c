@@ -18,7 +18,9 @@
  *   DOOMED    the last reference went away during an access: whoever
  *             finishes the close frees the object;
  *   WAITERS   someone sleeps on the word (futex): whoever changes the
- *             state next wakes them.
+ *             state next wakes them;
+ *   FROZEN    writers get -EPERM (smem_secret_freeze()); FOREVER: and
+ *             melting too (imports are born so).
  *
  * With protection keys the pages stay mapped read-write and the window is
  * this thread's PKRU, opened around the callback.  Without keys the first
@@ -28,10 +30,14 @@
  * a close never has to wait for itself (called inside a callback) and a
  * close that timed out still completes.
  *
- * Accesses of the calling thread are kept in a stack of frames in
- * thread-local storage: a nested access to a secret the thread already
- * holds does not wait for itself, and the outermost window of a thread
- * closes the key whatever the thread inherited.
+ * Accesses of the calling thread are records in thread-local storage: a
+ * nested access to a secret the thread already holds does not wait for
+ * itself; a window opens and closes only its own key's PKRU bits, and the
+ * outermost window of a thread closes every key of the library whatever
+ * the thread inherited, then erases the stack below it and the registers
+ * (smem_scrub()).  A window is ended by its cleanup when a C++ exception
+ * or a thread's cancellation unwinds through it, and found dead by the
+ * next call (end_stale()) when its callback was left by longjmp().
  */
 #include <errno.h>
 #include <limits.h>
