@@ -9,6 +9,7 @@
 #                      (bench/README.md: how to run it in the VM, results)
 #   make module        smem.ko for KVER (default: every kernel with headers)
 #   make check         host tests, then the VM suite on 6.1 and 6.12
+#   make fuzz          both fuzzers, FUZZ_SECONDS (default 600) each
 #   make demo          the demo, in a VM
 #   make install       libsmem, headers, pkg-config file, man pages, tools,
 #                      the udev rule, the modprobe.d / modules-load.d files and
@@ -43,7 +44,7 @@ SYSUSERSDIR ?= /usr/lib/sysusers.d
 KVERS := $(if $(KVER),$(KVER),$(notdir $(patsubst %/build,%,$(wildcard /lib/modules/*/build))))
 KDIR ?=
 
-.PHONY: all module userspace lib selftests tools examples bench run-bench check \
+.PHONY: all module userspace lib selftests tools examples bench run-bench fuzz check \
 	check-host check-vm check-debug demo deps install clean dkms-install dkms-remove
 
 all: module userspace
@@ -252,6 +253,18 @@ $(BUILD)/bench/window_bench: bench/window_bench.c include/smem.h $(LIB_A)
 
 run-bench: bench
 	bench/run
+
+# ------------------------------------------------------------------ fuzz
+#
+#   make fuzz [FUZZ_SECONDS=N]  the kernel fuzzer of /dev/smem in the debug VM
+#                               and libFuzzer on libsmem, side by side, for N
+#                               seconds (default 600) after replaying their
+#                               corpora (fuzz/run; docs/design.md, "Fuzzing")
+FUZZ_SECONDS ?= 600
+-include fuzz/kernel/kernel.mk fuzz/lib/lib.mk
+
+fuzz: userspace fuzz-kernel-build fuzz-lib-build
+	fuzz/run $(FUZZ_SECONDS)
 
 # ----------------------------------------------------------------- tests
 check: all sanitize

@@ -39,8 +39,9 @@ static inline void smem_restore_errno(const int *saved)
 	errno = *saved;
 }
 
+/* "unused": clang counts a variable read only by its cleanup as unused. */
 #define SMEM_KEEP_ERRNO \
-	int smem_saved_errno __attribute__((cleanup(smem_restore_errno))) = errno
+	int smem_saved_errno __attribute__((cleanup(smem_restore_errno), unused)) = errno
 
 /* Canary before and after the bytes of every secret; also their alignment. */
 #define SMEM_CANARY_SIZE	16
