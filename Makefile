@@ -206,7 +206,10 @@ $(foreach s,asan tsan,$(eval $(call san_rules,$(s))))
 # version of the library would choose) and the demo's two programs.  Every
 # program in build/tools is on the PATH of vm-run's guest.
 TOOL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -pthread
-TOOLS := $(BUILD)/tools/smemctl $(BUILD)/tools/smem-demo-keyholder $(BUILD)/tools/smem-demo-probe
+# smem-fuzz (fuzz/kernel/kernel.mk) is one of them: the debug lane fuzzes
+# the module with it.
+TOOLS := $(BUILD)/tools/smemctl $(BUILD)/tools/smem-demo-keyholder $(BUILD)/tools/smem-demo-probe \
+	$(BUILD)/tools/smem-fuzz
 
 tools: $(TOOLS)
 
@@ -261,9 +264,10 @@ run-bench: bench
 #                               seconds (default 600) after replaying their
 #                               corpora (fuzz/run; docs/design.md, "Fuzzing")
 FUZZ_SECONDS ?= 600
--include fuzz/kernel/kernel.mk fuzz/lib/lib.mk
+include fuzz/kernel/kernel.mk
+-include fuzz/lib/lib.mk
 
-fuzz: userspace fuzz-kernel-build fuzz-lib-build
+fuzz: userspace fuzz-kernel-bin fuzz-lib-build
 	fuzz/run $(FUZZ_SECONDS)
 
 # ----------------------------------------------------------------- tests

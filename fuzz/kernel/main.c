@@ -1,0 +1,632 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * smem-fuzz: a coverage-guided fuzzer of /dev/smem, for the debug kernel
+ * (KCOV, KASAN, lockdep...) of the test VM (fuzz/kernel/run.sh).
+ *
+ *   smem-fuzz [--seconds N] [--seed S] [--corpus DIR] [--log TTY] [--ko KO]
+ *             [--reload] [--replay-only]     fuzz, as root, in the guest
+ *   smem-fuzz --run FILE       run one program, print each result
+ *   smem-fuzz --print FILE     parse a program and print it back
+ *   smem-fuzz --repro FILE     print a standalone C reproducer of it
+ *   smem-fuzz --generate N [--seed S]   print N generated programs
+ *   smem-fuzz --blocks KO      print the instrumented blocks of a module
+ *
+ * The loop: replay the corpus, then generate and mutate until the time is
+ * up.  Each program runs in a forked process (its own process group, so
+ * nothing of it survives); a program that reaches a block no earlier one
+ * reached joins the corpus and is printed between smem-fuzz-new-begin and
+ * smem-fuzz-new-end.  Every program is written to the log channel (--log,
+ * the third serial port) before it runs, so that the host knows which one
+ * was running when the kernel panicked.
+ *
+ * Failures (each ends the run, prints the program and its reproducer
+ * between smem-fuzz-crash-begin and smem-fuzz-crash-end, and makes the
+ * exit status 1): a kernel log line of a splat; the program's process
+ * killed by a signal it did not expect, or aborted by an oracle of
+ * exec.c; a program that does not finish within FUZZ_PROG_TIMEOUT; after
+ * the run, the pool not empty; with --reload, MemTotal lower after the
+ * module's last unload than before its first load.
+ *
+ * --reload also loads and unloads the module between batches of programs,
+ * with other parameters (page sources, pool sizes, bad values), under
+ * KCOV, so that its init and exit code count too.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/smem.h>
+
+#include "fuzz.h"
+
+#define FUZZ_PROG_TIMEOUT	60	/* seconds; a resize under KASAN is slow */
+#define FUZZ_MAX_CORPUS		2048
+#define FUZZ_BATCH		40	/* programs between two reloads */
+
+static const char *const fuzz_splats[] = {
+	"BUG:", "WARNING:", "Oops", "KASAN", "KFENCE", "general protection",
+	"UBSAN:", "lockdep", "possible circular", "inconsistent lock", "blocked for more than",
+};
+
+/* Module parameters that --reload cycles through; "" is the default. */
+static const char *const fuzz_module_params[] = {
+	"", "pool_mb=0", "page_source=fallback allow_fallback=1", "pool_mb=1",
+	"page_source=fallback", "page_source=reserved reserved_range=64M@0x30000000",
+	"page_source=reserved", "page_source=reserved reserved_range=16M@0x1000000",
+	"page_source=reserved reserved_range=1x", "page_source=bogus", "pool_mb=256",
+	"page_source=reserved reserved_range=4097@0x30000000",
+};
+
+static struct {
+	struct fuzz_prog *corpus;
+	unsigned int ncorpus;
+	struct fuzz_blocks *blocks;
+	int kmsg_fd;
+	int log_fd;
+	unsigned long programs;
+	unsigned int crashes;
+	const char *ko;
+	int loaded;		/* the module, as far as we know */
+} fuzz;
+
+static void fuzz_die(const char *what)
+{
+	fprintf(stderr, "smem-fuzz: %s: %s\n", what, strerror(errno));
+	exit(2);
+}
+
+static char *fuzz_slurp(const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	char *buf = NULL;
+	size_t len = 0, n;
+
+	if (!f)
+		fuzz_die(path);
+	buf = malloc(1 << 16);
+	while (buf && (n = fread(buf + len, 1, (1 << 16) - 1 - len, f)) > 0)
+		len += n;
+	if (f != stdin)
+		fclose(f);
+	buf[len] = '\0';
+	return buf;
+}
+
+static void fuzz_load_prog(const char *path, struct fuzz_prog *prog)
+{
+	char *text = fuzz_slurp(path), err[200];
+
+	if (fuzz_parse(text, prog, err, sizeof(err))) {
+		fprintf(stderr, "smem-fuzz: %s: %s\n", path, err);
+		exit(2);
+	}
+	free(text);
+}
+
+static char *fuzz_prog_text(const struct fuzz_prog *prog)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	fuzz_print(f, prog);
+	fclose(f);
+	return buf;
+}
+
+/* ------------------------------------------------------------ the oracles */
+
+/* New kernel log lines: the first splat among them, or NULL. */
+static const char *fuzz_kmsg_splat(char *line, size_t len)
+{
+	unsigned int i;
+	ssize_t n;
+
+	while ((n = read(fuzz.kmsg_fd, line, len - 1)) != 0) {
+		if (n < 0) {
+			if (errno == EPIPE)	/* overwritten records: read on */
+				continue;
+			return NULL;
+		}
+		line[n] = '\0';
+		for (i = 0; i < sizeof(fuzz_splats) / sizeof(fuzz_splats[0]); i++)
+			if (strstr(line, fuzz_splats[i]))
+				return line;
+	}
+	return NULL;
+}
+
+static void fuzz_report_crash(const struct fuzz_prog *prog, const char *why)
+{
+	char *text = fuzz_prog_text(prog);
+
+	fuzz.crashes++;
+	printf("smem-fuzz-crash-begin\n# %s\n%ssmem-fuzz-crash-end\n", why, text);
+	printf("smem-fuzz-repro-begin\n");
+	fuzz_repro(stdout, prog, text);
+	printf("smem-fuzz-repro-end\n");
+	fflush(stdout);
+	free(text);
+}
+
+/* ------------------------------------------------------ running a program */
+
+static void fuzz_log_prog(const struct fuzz_prog *prog)
+{
+	char *text;
+
+	if (fuzz.log_fd < 0)
+		return;
+	text = fuzz_prog_text(prog);
+	dprintf(fuzz.log_fd, "smem-fuzz-prog %lu\n%ssmem-fuzz-prog-end\n", fuzz.programs, text);
+	tcdrain(fuzz.log_fd);
+	free(text);
+}
+
+/* Reap what the subreaper inherited from programs. */
+static void fuzz_reap_orphans(void)
+{
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+/*
+ * Run @prog in a forked process; returns the number of new blocks, or -1
+ * after reporting a failure.
+ */
+static long fuzz_run(const struct fuzz_prog *prog)
+{
+	struct timespec start, now;
+	char why[320], line[1024];
+	const char *splat;
+	int status = 0;
+	pid_t pid;
+
+	fuzz.programs++;
+	fuzz_log_prog(prog);
+	fuzz_kcov_reset();
+	pid = fork();
+	if (pid < 0)
+		fuzz_die("fork");
+	if (!pid) {
+		setpgid(0, 0);
+		_exit(fuzz_exec_prog(prog));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec > FUZZ_PROG_TIMEOUT) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			snprintf(why, sizeof(why), "the program did not finish within %d s",
+				 FUZZ_PROG_TIMEOUT);
+			fuzz_report_crash(prog, why);
+			return -1;
+		}
+		usleep(1000);
+	}
+	kill(-pid, SIGKILL);
+	fuzz_reap_orphans();
+	splat = fuzz_kmsg_splat(line, sizeof(line));
+	if (splat) {
+		snprintf(why, sizeof(why), "kernel: %.280s", splat);
+		fuzz_report_crash(prog, why);
+		return -1;
+	}
+	if (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status))) {
+		snprintf(why, sizeof(why), "the program's process %s %d",
+			 WIFSIGNALED(status) ? "was killed by signal" : "exited with",
+			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		fuzz_report_crash(prog, why);
+		return -1;
+	}
+	return (long)fuzz_kcov_collect(fuzz.blocks);
+}
+
+static void fuzz_add_corpus(const struct fuzz_prog *prog, int print)
+{
+	if (fuzz.ncorpus < FUZZ_MAX_CORPUS)
+		fuzz.corpus[fuzz.ncorpus++] = *prog;
+	if (print) {
+		char *text = fuzz_prog_text(prog);
+
+		printf("smem-fuzz-new-begin\n%ssmem-fuzz-new-end\n", text);
+		fflush(stdout);
+		free(text);
+	}
+}
+
+/* ------------------------------------------------------------- the module */
+
+static unsigned long fuzz_memtotal(void)
+{
+	char line[128];
+	unsigned long kb = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %lu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* Read the module's bases again, so that its PCs map to blocks. */
+static void fuzz_rebase(void)
+{
+	if (fuzz_blocks_rebase(fuzz.blocks))
+		fprintf(stderr, "smem-fuzz: no section of smem in /sys/module: coverage of this load is lost\n");
+}
+
+static int fuzz_unload(void)
+{
+	long r;
+
+	fuzz_kcov_reset();
+	fuzz_kcov_self(1);
+	r = syscall(__NR_delete_module, "smem", O_NONBLOCK);
+	fuzz_kcov_self(0);
+	/* Still loaded: its bases are the ones we know. */
+	fuzz_kcov_collect(fuzz.blocks);
+	if (!r)
+		fuzz.loaded = 0;
+	return r ? -errno : 0;
+}
+
+static int fuzz_load(const char *params)
+{
+	int fd = open(fuzz.ko, O_RDONLY | O_CLOEXEC);
+	long r;
+
+	if (fd < 0)
+		return -errno;
+	fuzz_kcov_reset();
+	fuzz_kcov_self(1);
+	r = syscall(__NR_finit_module, fd, params, 0);
+	fuzz_kcov_self(0);
+	close(fd);
+	if (!r) {
+		fuzz.loaded = 1;
+		fuzz_rebase();
+		chmod("/dev/smem", 0666);
+	}
+	/* A failed load's PCs have no base left to read: they count as unmatched. */
+	fuzz_kcov_collect(fuzz.blocks);
+	return r ? -errno : 0;
+}
+
+/* Load with @params, or with the defaults when that fails. */
+static void fuzz_reload(const char *params)
+{
+	int r = fuzz_unload();
+
+	if (r) {
+		fprintf(stderr, "smem-fuzz: cannot unload smem (%s); not reloading\n", strerror(-r));
+		return;
+	}
+	r = fuzz_load(params);
+	printf("smem-fuzz: load smem %s: %s\n", params, r ? strerror(-r) : "ok");
+	if (r && fuzz_load(""))
+		fuzz_die("loading smem with its default parameters");
+}
+
+/* -------------------------------------------------------------- the setup */
+
+static void fuzz_write_file(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd < 0)
+		return;
+	if (write(fd, value, strlen(value)) < 0)
+		fprintf(stderr, "smem-fuzz: %s: %s\n", path, strerror(errno));
+	close(fd);
+}
+
+/* A loop device over a file, where O_DIRECT works (tmpfs refuses it). */
+static void fuzz_setup_block_dev(void)
+{
+	int file = open("/tmp/smem-fuzz.img", O_RDWR | O_CREAT, 0600);
+	int loop = open("/dev/loop0", O_RDWR);
+
+	if (file >= 0 && loop >= 0 && !ftruncate(file, 1 << 20) &&
+	    (!ioctl(loop, LOOP_SET_FD, file) || errno == EBUSY)) {
+		fuzz_env.block_dev = "/dev/loop0";
+		chmod("/dev/loop0", 0666);
+	}
+	if (file >= 0)
+		close(file);
+	if (loop >= 0)
+		close(loop);
+}
+
+static void fuzz_setup(int want_kcov)
+{
+	int fd;
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	signal(SIGPIPE, SIG_IGN);
+	/* As udev gives it to the group smem: programs also run as nobody. */
+	chmod("/dev/smem", 0666);
+	/* Fail GFP_KERNEL allocations too, quietly: fail-nth only. */
+	fuzz_write_file("/sys/kernel/debug/failslab/ignore-gfp-wait", "N");
+	fuzz_write_file("/sys/kernel/debug/failslab/verbose", "0");
+	fuzz_write_file("/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", "N");
+	fuzz_write_file("/sys/kernel/debug/fail_page_alloc/verbose", "0");
+	fuzz_env.data_file = "/tmp/smem-fuzz.data";
+	fd = open(fuzz_env.data_file, O_RDWR | O_CREAT, 0666);
+	if (fd >= 0) {
+		fchmod(fd, 0666);
+		if (ftruncate(fd, 1 << 20))
+			fuzz_die(fuzz_env.data_file);
+		close(fd);
+	}
+	fuzz_setup_block_dev();
+	fuzz.kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fuzz.kmsg_fd < 0)
+		fuzz_die("/dev/kmsg");
+	lseek(fuzz.kmsg_fd, 0, SEEK_END);
+	if (want_kcov && fuzz_kcov_open())
+		exit(2);
+}
+
+/* Pool empty once every program is gone (in-flight files take a moment). */
+static int fuzz_check_pool_empty(void)
+{
+	struct smem_query q;
+	int tries, fd;
+
+	for (tries = 0; tries < 50; tries++) {
+		fd = open("/dev/smem", O_RDWR | O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, SMEM_IOC_QUERY, &q)) {
+			fprintf(stderr, "smem-fuzz: SMEM_IOC_QUERY: %s\n", strerror(errno));
+			return -1;
+		}
+		close(fd);
+		if (!q.pages_in_use && !q.objects)
+			return 0;
+		usleep(100000);
+	}
+	printf("smem-fuzz: the pool is not empty after the run: %llu pages in use, %llu objects\n",
+	       (unsigned long long)q.pages_in_use, (unsigned long long)q.objects);
+	return -1;
+}
+
+/* --------------------------------------------------------------- the loop */
+
+
+static void fuzz_replay(const char *dir)
+{
+	struct dirent **ents;
+	int n, i;
+
+	n = scandir(dir, &ents, NULL, alphasort);
+	if (n < 0) {
+		fprintf(stderr, "smem-fuzz: corpus %s: %s\n", dir, strerror(errno));
+		return;
+	}
+	for (i = 0; i < n && !fuzz.crashes; i++) {
+		size_t len = strlen(ents[i]->d_name);
+		struct fuzz_prog prog;
+		char path[512];
+
+		if (len < 6 || strcmp(ents[i]->d_name + len - 5, ".prog"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+		fuzz_load_prog(path, &prog);
+		if (fuzz_run(&prog) >= 0)
+			fuzz_add_corpus(&prog, 0);
+	}
+	for (i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	printf("smem-fuzz: corpus %s replayed: %u programs, %zu/%zu blocks\n", dir,
+	       fuzz.ncorpus, fuzz_blocks_reached(fuzz.blocks), fuzz_blocks_count(fuzz.blocks));
+}
+
+static void fuzz_loop(time_t deadline, int reload)
+{
+	unsigned int batch = 0, param = 1;
+	struct fuzz_prog prog;
+
+	while (time(NULL) < deadline && !fuzz.crashes) {
+		if (reload && ++batch % FUZZ_BATCH == 0) {
+			fuzz_reload(fuzz_module_params[param]);
+			param = (param + 1) % (sizeof(fuzz_module_params) / sizeof(fuzz_module_params[0]));
+		}
+		if (!fuzz.ncorpus || fuzz_rand() % 4 == 0) {
+			fuzz_generate(&prog, 1);
+		} else {
+			prog = fuzz.corpus[fuzz_rand() % fuzz.ncorpus];
+			fuzz_mutate(&prog, &fuzz.corpus[fuzz_rand() % fuzz.ncorpus], 1);
+		}
+		if (fuzz_run(&prog) > 0)
+			fuzz_add_corpus(&prog, 1);
+	}
+	if (reload && !fuzz.crashes)
+		fuzz_reload("");
+}
+
+static void fuzz_usage(void)
+{
+	fputs("usage: smem-fuzz [--seconds N] [--seed S] [--corpus DIR] [--log TTY] [--ko KO]\n"
+	      "                 [--reload] [--replay-only]\n"
+	      "       smem-fuzz --run|--print|--repro FILE\n"
+	      "       smem-fuzz --generate N [--seed S]\n"
+	      "       smem-fuzz --blocks KO\n", stderr);
+	exit(2);
+}
+
+static const char *fuzz_default_ko(void)
+{
+	static char path[300];
+	struct utsname u;
+
+	uname(&u);
+	snprintf(path, sizeof(path), "/lib/modules/%s/extra/smem.ko", u.release);
+	return path;
+}
+
+/* The modes that run no fuzzing loop: each is a command of its own. */
+static int fuzz_tool(const char *mode, const char *arg)
+{
+	struct fuzz_prog prog;
+
+	if (!strcmp(mode, "--blocks")) {
+		struct fuzz_blocks *b = fuzz_blocks_load(arg);
+
+		if (!b)
+			return 2;
+		fuzz_blocks_print_all(b, stdout);
+		return 0;
+	}
+	if (!strcmp(mode, "--generate")) {
+		long i, n = strtol(arg, NULL, 0);
+
+		for (i = 0; i < n; i++) {
+			fuzz_generate(&prog, 1);
+			if (i % 2)
+				fuzz_mutate(&prog, &prog, 1);
+			printf("# program %ld\n", i);
+			fuzz_print(stdout, &prog);
+		}
+		return 0;
+	}
+	fuzz_load_prog(arg, &prog);
+	if (!strcmp(mode, "--print")) {
+		fuzz_print(stdout, &prog);
+		return 0;
+	}
+	if (!strcmp(mode, "--repro")) {
+		char *text = fuzz_prog_text(&prog);
+
+		fuzz_repro(stdout, &prog, text);
+		free(text);
+		return 0;
+	}
+	/* --run */
+	fuzz_env.verbose = 1;
+	fuzz_env.data_file = "/tmp/smem-fuzz.data";
+	return fuzz_exec_prog(&prog);
+}
+
+int main(int argc, char **argv)
+{
+	const char *corpus = NULL, *log = NULL;
+	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	long seconds = 60;
+	int reload = 0, replay_only = 0, i, rc;
+	time_t deadline;
+
+	fuzz_env.self = "/proc/self/exe";
+	fuzz.ko = NULL;
+	if (argc == 4 && !strcmp(argv[1], "--exec-child")) {
+		int kcov = atoi(argv[3]);
+
+		if (kcov >= 0)
+			fuzz_kcov_exec_child(kcov);
+		return fuzz_exec_child(atoi(argv[2]));
+	}
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "--reload")) {
+			reload = 1;
+		} else if (!strcmp(a, "--replay-only")) {
+			replay_only = 1;
+		} else if (!v) {
+			fuzz_usage();
+		} else if (!strcmp(a, "--seconds")) {
+			seconds = strtol(v, NULL, 0), i++;
+		} else if (!strcmp(a, "--seed")) {
+			seed = strtoull(v, NULL, 0), i++;
+		} else if (!strcmp(a, "--corpus")) {
+			corpus = v, i++;
+		} else if (!strcmp(a, "--log")) {
+			log = v, i++;
+		} else if (!strcmp(a, "--ko")) {
+			fuzz.ko = v, i++;
+		} else if (!strcmp(a, "--run") || !strcmp(a, "--print") || !strcmp(a, "--repro") ||
+			   !strcmp(a, "--generate") || !strcmp(a, "--blocks")) {
+			fuzz_seed(seed);
+			return fuzz_tool(a, v);
+		} else {
+			fuzz_usage();
+		}
+	}
+
+	printf("smem-fuzz: seed %#llx\n", (unsigned long long)seed);
+	fuzz_seed(seed);
+	if (!fuzz.ko)
+		fuzz.ko = fuzz_default_ko();
+	fuzz.blocks = fuzz_blocks_load(fuzz.ko);
+	if (!fuzz.blocks)
+		return 2;
+	fuzz.corpus = calloc(FUZZ_MAX_CORPUS, sizeof(*fuzz.corpus));
+	fuzz.log_fd = log ? open(log, O_WRONLY | O_NOCTTY | O_CLOEXEC) : -1;
+	if (log && fuzz.log_fd < 0)
+		fuzz_die(log);
+	fuzz_setup(1);
+	fuzz.loaded = 1;
+	fuzz_rebase();
+
+	unsigned long mem_before = 0;
+
+	if (reload) {
+		/* MemTotal without the module, and its init under KCOV. */
+		if (fuzz_unload())
+			fuzz_die("unloading smem");
+		mem_before = fuzz_memtotal();
+		if (fuzz_load(""))
+			fuzz_die("loading smem");
+	}
+	deadline = time(NULL) + seconds;
+	if (corpus)
+		fuzz_replay(corpus);
+	if (!replay_only)
+		fuzz_loop(deadline, reload);
+
+	rc = fuzz.crashes ? 1 : 0;
+	if (!fuzz.crashes && fuzz_check_pool_empty())
+		rc = 1;
+	if (reload && !fuzz.crashes) {
+		unsigned long mem_after;
+
+		if (fuzz_unload())
+			fuzz_die("unloading smem at the end");
+		mem_after = fuzz_memtotal();
+		printf("smem-fuzz: MemTotal %lu kB before the first load, %lu kB after the last unload\n",
+		       mem_before, mem_after);
+		if (mem_after < mem_before) {
+			printf("smem-fuzz: memory lost: MemTotal not restored after unload\n");
+			rc = 1;
+		}
+	}
+	printf("smem-fuzz-unreached-begin\n");
+	fuzz_blocks_print_unreached(fuzz.blocks, stdout, "");
+	printf("smem-fuzz-unreached-end\n");
+	printf("smem-fuzz: %lu programs, %zu/%zu blocks (%.1f%%), %zu unmatched PCs, %u crashes, seed %#llx\n",
+	       fuzz.programs, fuzz_blocks_reached(fuzz.blocks), fuzz_blocks_count(fuzz.blocks),
+	       100.0 * fuzz_blocks_reached(fuzz.blocks) / (fuzz_blocks_count(fuzz.blocks) ?: 1),
+	       fuzz_blocks_unmatched(fuzz.blocks), fuzz.crashes, (unsigned long long)seed);
+	return rc;
+}

@@ -1,0 +1,134 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Fuzz /dev/smem for SECONDS in the debug VM (KCOV, KASAN, lockdep...):
+#
+#   fuzz/kernel/run.sh SECONDS [--replay-only] [--save-corpus] [--seed S]
+#
+# Builds what is needed, boots tools/vm-run -k debug with smem-fuzz as
+# root (corpus fuzz/kernel/corpus replayed first, the module reloaded with
+# other parameters between batches), and collects in build/fuzz/kernel/:
+#   new/*.prog      programs that reached new blocks (--save-corpus copies
+#                   them into fuzz/kernel/corpus: review and trim first)
+#   unreached.txt   each block no program reached, as file:line
+#   console.txt     the guest's console; log.txt the programs as they ran
+#   crash-*.prog, crash-*.c  a failing program and its C reproducer
+# The last line is
+#   fuzz-kernel: N programs, P% of smem.ko blocks (R/T), C crashes
+# and the status is non-zero on a crash or when the guest failed.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+usage() {
+	echo "usage: fuzz/kernel/run.sh SECONDS [--replay-only] [--save-corpus] [--seed S]" >&2
+	exit 2
+}
+[ $# -ge 1 ] || usage
+seconds=$1
+shift
+case "$seconds" in '' | *[!0-9]*) usage ;; esac
+fuzz_args=()
+save_corpus=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--replay-only) fuzz_args+=(--replay-only); shift ;;
+	--save-corpus) save_corpus=1; shift ;;
+	--seed) fuzz_args+=(--seed "$2"); shift 2 ;;
+	*) usage ;;
+	esac
+done
+
+kdir=$("$top/tools/debug-kernel.sh")
+krel=$(cat "$kdir/release")
+mkdir -p "$top/build"
+flock "$top/build/.lock" make -s -C "$top" userspace module KVER="$krel" KDIR="$kdir/obj" >&2
+make -s -C "$top" -f fuzz/kernel/kernel.mk BUILD="$top/build" >&2
+
+out=$top/build/fuzz/kernel
+ko=$top/build/mod/$krel/smem.ko
+rm -rf "$out"
+mkdir -p "$out/new"
+
+# A reserved range for page_source=reserved (one of the reload parameters);
+# the $ is memmap='s, not the shell's.
+vm_status=0
+# shellcheck disable=SC2016
+"$top/tools/vm-run" -k debug --no-build -t $((seconds + 900)) --log "$out/log.txt" \
+	-c 'memmap=64M$0x30000000' -a "$top/fuzz/kernel/corpus" -- \
+	smem-fuzz --seconds "$seconds" --corpus corpus --log /dev/ttyS2 --reload \
+	${fuzz_args[@]+"${fuzz_args[@]}"} 2>&1 | tee "$out/console.txt" || vm_status=$?
+vm_status=${PIPESTATUS[0]}
+tr -d '\r' <"$out/console.txt" >"$out/console.clean"
+tr -d '\r' <"$out/log.txt" >"$out/log.clean" 2>/dev/null || : >"$out/log.clean"
+
+# The programs that reached new blocks, one file each.
+awk -v dir="$out/new" '
+	/^smem-fuzz-new-begin$/ { n++; f = sprintf("%s/%04d.prog", dir, n); on = 1; next }
+	/^smem-fuzz-new-end$/ { on = 0; close(f); next }
+	on { print > f }' "$out/console.clean"
+
+# Crashes the fuzzer reported: the program and its reproducer.
+awk -v dir="$out" '
+	/^smem-fuzz-crash-begin$/ { n++; f = sprintf("%s/crash-%d.prog", dir, n); on = 1; next }
+	/^smem-fuzz-crash-end$/ { on = 0; close(f); next }
+	/^smem-fuzz-repro-begin$/ { f = sprintf("%s/crash-%d.c", dir, n); on = 1; next }
+	/^smem-fuzz-repro-end$/ { on = 0; close(f); next }
+	on { print > f }' "$out/console.clean"
+crashes=$(grep -c '^smem-fuzz-crash-begin$' "$out/console.clean" || true)
+
+summary=$(grep '^smem-fuzz: [0-9]* programs' "$out/console.clean" | tail -n 1 || true)
+if [ -z "$summary" ]; then
+	# The guest died (panic) or hung: the last program it started is the
+	# suspect, from the log channel written before each program ran.
+	awk '
+		/^smem-fuzz-prog [0-9]*$/ { text = ""; on = 1; next }
+		/^smem-fuzz-prog-end$/ { on = 0; last = text; next }
+		on { text = text $0 "\n" }
+		END { printf "%s", on ? text : last }' "$out/log.clean" >"$out/crash-guest.prog"
+	if [ -s "$out/crash-guest.prog" ]; then
+		echo "fuzz-kernel: the guest died; the program it was running:"
+		cat "$out/crash-guest.prog"
+		"$top/build/tools/smem-fuzz" --repro "$out/crash-guest.prog" >"$out/crash-guest.c" || true
+		echo "fuzz-kernel: its reproducer: ${out#"$top"/}/crash-guest.c"
+	fi
+	crashes=$((crashes + 1))
+fi
+
+# Unreached blocks, by source line.  A block's offset is the return
+# address of its __sanitizer_cov_trace_pc call: the call is 4 bytes
+# before it, at the line of the block.
+sed -n '/^smem-fuzz-unreached-begin$/,/^smem-fuzz-unreached-end$/p' "$out/console.clean" |
+	grep -v '^smem-fuzz-' >"$out/unreached.raw" || true
+: >"$out/unreached.txt"
+while read -r sec off; do
+	printf '%s %s 0x%x\n' "$sec" "$off" $((off - 4))
+done <"$out/unreached.raw" >"$out/unreached.addr"
+# Section names have no blanks.
+# shellcheck disable=SC2013
+for sec in $(cut -d' ' -f1 "$out/unreached.addr" | sort -u); do
+	awk -v s="$sec" '$1 == s { print $3 }' "$out/unreached.addr" |
+		addr2line -e "$ko" -j "$sec" |
+		sed "s|^$top/build/mod/$krel/||; s| (discriminator [0-9]*)||" |
+		paste -d' ' - <(awk -v s="$sec" '$1 == s { print $1 "+" $2 }' "$out/unreached.addr")
+done | sort -t: -k1,1 -k2,2n >"$out/unreached.txt"
+
+if [ $save_corpus = 1 ]; then
+	cp "$out"/new/*.prog "$top/fuzz/kernel/corpus/" 2>/dev/null || true
+fi
+
+programs=$(echo "$summary" | sed -n 's/^smem-fuzz: \([0-9]*\) programs.*/\1/p')
+reached=$(echo "$summary" | sed -n 's|.* \([0-9]*\)/\([0-9]*\) blocks.*|\1|p')
+total=$(echo "$summary" | sed -n 's|.* \([0-9]*\)/\([0-9]*\) blocks.*|\2|p')
+if [ -z "$total" ]; then
+	# No summary from the guest: count the blocks here, none reached.
+	total=$("$top/build/tools/smem-fuzz" --blocks "$ko" | wc -l)
+	reached=0
+	programs=$(grep -c '^smem-fuzz-prog [0-9]*$' "$out/log.clean" || true)
+fi
+pct=$(awk -v r="$reached" -v t="$total" 'BEGIN { printf "%.1f", t ? 100 * r / t : 0 }')
+rc=0
+[ "$crashes" = 0 ] || rc=1
+[ "$vm_status" = 0 ] || rc=1
+[ $rc = 0 ] || echo "fuzz-kernel: failed (guest status $vm_status); see ${out#"$top"/}/console.txt"
+echo "fuzz-kernel: $programs programs, $pct% of smem.ko blocks ($reached/$total), $crashes crashes"
+exit $rc
