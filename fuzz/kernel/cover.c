@@ -52,16 +52,19 @@ struct fuzz_section {
 	char name[32];
 	uint64_t base;		/* 0: not known (module not loaded) */
 	size_t first, count;	/* its blocks in fuzz_blocks.offs */
+	int ignored;		/* not smem's code: not counted */
 };
 
 struct fuzz_blocks {
 	unsigned int nsections;
 	struct fuzz_section sec[FUZZ_MAX_SECTIONS];
 	size_t n;
+	size_t counted;		/* n without the ignored sections' */
 	uint32_t *offs;		/* per section, sorted */
 	uint8_t *hit;
 	size_t reached;
 	size_t unmatched;	/* PCs that matched no block */
+	uint64_t unmatched_pc[8];	/* the first of them, to find out why */
 };
 
 static struct {
@@ -154,6 +157,7 @@ struct fuzz_blocks *fuzz_blocks_load(const char *ko)
 		if (sh[i].sh_type != SHT_RELA || !(target->sh_flags & SHF_EXECINSTR) ||
 		    b->nsections == FUZZ_MAX_SECTIONS)
 			continue;
+
 		s = &b->sec[b->nsections];
 		snprintf(s->name, sizeof(s->name), "%s", shstr + target->sh_name);
 		s->first = b->n;
@@ -165,6 +169,15 @@ struct fuzz_blocks *fuzz_blocks_load(const char *ko)
 				b->offs[b->n++] = (uint32_t)(r[j].r_offset + 4);
 		}
 		s->count = b->n - s->first;
+		/*
+		 * The compiler's own constructors and destructors (KASAN's
+		 * registration of the module's globals) are no code of smem's,
+		 * and the kernel never runs the destructors: their blocks are
+		 * known, so that their PCs match, but not counted.
+		 */
+		s->ignored = !strcmp(s->name, ".text.startup") || !strcmp(s->name, ".text.exit");
+		if (!s->ignored)
+			b->counted += s->count;
 		if (s->count) {
 			qsort(b->offs + s->first, s->count, sizeof(*b->offs), fuzz_cmp_u32);
 			b->nsections++;
@@ -179,7 +192,7 @@ struct fuzz_blocks *fuzz_blocks_load(const char *ko)
 
 size_t fuzz_blocks_count(const struct fuzz_blocks *b)
 {
-	return b->n;
+	return b->counted;
 }
 
 size_t fuzz_blocks_reached(const struct fuzz_blocks *b)
@@ -199,7 +212,7 @@ static void fuzz_blocks_print(const struct fuzz_blocks *b, FILE *f, const char *
 
 	for (s = 0; s < b->nsections; s++)
 		for (i = b->sec[s].first; i < b->sec[s].first + b->sec[s].count; i++)
-			if (all || !b->hit[i])
+			if (!b->sec[s].ignored && (all || !b->hit[i]))
 				fprintf(f, "%s%s %#x\n", prefix, b->sec[s].name, b->offs[i]);
 }
 
@@ -251,14 +264,24 @@ static int fuzz_blocks_mark(struct fuzz_blocks *b, uint64_t pc)
 		p = bsearch(&off, b->offs + sec->first, sec->count, sizeof(off), fuzz_cmp_u32);
 		if (!p)
 			continue;
-		if (b->hit[p - b->offs])
+		if (b->hit[p - b->offs] || sec->ignored)
 			return 0;
 		b->hit[p - b->offs] = 1;
 		b->reached++;
 		return 1;
 	}
+	if (b->unmatched < sizeof(b->unmatched_pc) / sizeof(b->unmatched_pc[0]))
+		b->unmatched_pc[b->unmatched] = pc;
 	b->unmatched++;
 	return 0;
+}
+
+void fuzz_blocks_print_unmatched(const struct fuzz_blocks *b, FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < b->unmatched && i < sizeof(b->unmatched_pc) / sizeof(b->unmatched_pc[0]); i++)
+		fprintf(f, "smem-fuzz: unmatched PC %#llx\n", (unsigned long long)b->unmatched_pc[i]);
 }
 
 /* -------------------------------------------------------------- the areas */

@@ -416,33 +416,47 @@ static int fuzz_known_cmd(unsigned long cmd)
 /* The ABI rules that hold whatever else runs (see the top of the file). */
 static void fuzz_ioctl_check(const struct fuzz_op *op, unsigned long cmd, const void *p, long r)
 {
-	const uint64_t *v = op->val;
 	int nonzero = 0;
 
-	switch (op->kind) {
-	case FUZZ_IOC_ALLOC:
-	case FUZZ_IOC_POOL_RESIZE:
-		nonzero = v[FUZZ_V_B] || v[FUZZ_V_C];
-		break;
-	case FUZZ_IOC_PROTECT:
-	case FUZZ_IOC_SEAL:
-		nonzero = v[FUZZ_V_B] != 0;
-		break;
-	case FUZZ_IOC_WIPE:
-		nonzero = v[FUZZ_V_C] || v[FUZZ_V_D];
-		break;
-	case FUZZ_IOC_RAW:
+	if (op->kind == FUZZ_IOC_RAW) {
 		/* -EBADF: the slot holds no descriptor (yet, or any more). */
 		if (_IOC_TYPE(cmd) == SMEM_IOC_MAGIC && !fuzz_known_cmd(cmd) &&
 		    r != -ENOTTY && r != -EBADF)
 			fuzz_oracle_fail("unknown smem command not -ENOTTY", op, r);
 		return;
-	default:
-		break;
 	}
 	/* Only a buffer of ours is known to hold what the operation says. */
 	if (op->val[FUZZ_V_PTR] != FUZZ_PTR_GOOD && op->val[FUZZ_V_PTR] != FUZZ_PTR_READONLY)
 		return;
+	/* The fields as the kernel read them: a value may be wider than its field. */
+	switch (op->kind) {
+	case FUZZ_IOC_ALLOC: {
+		const struct smem_alloc *a = p;
+
+		nonzero = a->flags || a->pad;
+		break;
+	}
+	case FUZZ_IOC_POOL_RESIZE: {
+		const struct smem_pool_resize *a = p;
+
+		nonzero = a->flags || a->pad;
+		break;
+	}
+	case FUZZ_IOC_PROTECT:
+		nonzero = ((const struct smem_protect *)p)->flags != 0;
+		break;
+	case FUZZ_IOC_SEAL:
+		nonzero = ((const struct smem_seal *)p)->flags != 0;
+		break;
+	case FUZZ_IOC_WIPE: {
+		const struct smem_wipe *a = p;
+
+		nonzero = a->flags || a->pad;
+		break;
+	}
+	default:
+		break;
+	}
 	if (nonzero && !r)
 		fuzz_oracle_fail("nonzero flags or padding accepted", op, r);
 	if (r || op->val[FUZZ_V_PTR] != FUZZ_PTR_GOOD)

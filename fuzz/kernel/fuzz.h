@@ -41,6 +41,8 @@ void fuzz_blocks_print_all(const struct fuzz_blocks *b, FILE *f);
 size_t fuzz_blocks_reached(const struct fuzz_blocks *b);
 /* PCs of traces that matched no block: the table is wrong if not 0. */
 size_t fuzz_blocks_unmatched(const struct fuzz_blocks *b);
+/* Print the first unmatched PCs, "smem-fuzz: unmatched PC 0x..." a line. */
+void fuzz_blocks_print_unmatched(const struct fuzz_blocks *b, FILE *f);
 /* Read the module's section bases from sysfs again (after a load). */
 int fuzz_blocks_rebase(struct fuzz_blocks *b);
 

@@ -51,13 +51,14 @@ mkdir -p "$out/new"
 
 # A reserved range for page_source=reserved (one of the reload parameters);
 # the $ is memmap='s, not the shell's.
-vm_status=0
+set +e
 # shellcheck disable=SC2016
 "$top/tools/vm-run" -k debug --no-build -t $((seconds + 900)) --log "$out/log.txt" \
 	-c 'memmap=64M$0x30000000' -a "$top/fuzz/kernel/corpus" -- \
 	smem-fuzz --seconds "$seconds" --corpus corpus --log /dev/ttyS2 --reload \
-	${fuzz_args[@]+"${fuzz_args[@]}"} 2>&1 | tee "$out/console.txt" || vm_status=$?
+	${fuzz_args[@]+"${fuzz_args[@]}"} 2>&1 | tee "$out/console.txt"
 vm_status=${PIPESTATUS[0]}
+set -e
 tr -d '\r' <"$out/console.txt" >"$out/console.clean"
 tr -d '\r' <"$out/log.txt" >"$out/log.clean" 2>/dev/null || : >"$out/log.clean"
 
@@ -96,10 +97,12 @@ fi
 
 # Unreached blocks, by source line.  A block's offset is the return
 # address of its __sanitizer_cov_trace_pc call: the call is 4 bytes
-# before it, at the line of the block.
+# before it, at the line of the block.  Each line of unreached.txt is
+# "FILE:LINE FUNCTION SECTION+OFFSET", FILE:LINE in smem's own code (the
+# outermost of the inlined calls), then "(in HEADER:LINE)" when the block
+# is in a function inlined from a kernel header.
 sed -n '/^smem-fuzz-unreached-begin$/,/^smem-fuzz-unreached-end$/p' "$out/console.clean" |
 	grep -v '^smem-fuzz-' >"$out/unreached.raw" || true
-: >"$out/unreached.txt"
 while read -r sec off; do
 	printf '%s %s 0x%x\n' "$sec" "$off" $((off - 4))
 done <"$out/unreached.raw" >"$out/unreached.addr"
@@ -107,9 +110,25 @@ done <"$out/unreached.raw" >"$out/unreached.addr"
 # shellcheck disable=SC2013
 for sec in $(cut -d' ' -f1 "$out/unreached.addr" | sort -u); do
 	awk -v s="$sec" '$1 == s { print $3 }' "$out/unreached.addr" |
-		addr2line -e "$ko" -j "$sec" |
-		sed "s|^$top/build/mod/$krel/||; s| (discriminator [0-9]*)||" |
-		paste -d' ' - <(awk -v s="$sec" '$1 == s { print $1 "+" $2 }' "$out/unreached.addr")
+		addr2line -a -f -i -e "$ko" -j "$sec" |
+		sed "s|$top/build/mod/$krel/||; s|/[^ ]*/src/||; s| (discriminator [0-9]*)||" |
+		awk -v s="$sec" '
+			# The call addresses, as addr2line -a prints them, to the blocks.
+			function norm(a) { sub(/^0x0*/, "", a); return a }
+			FNR == NR { if ($1 == s) block[norm($3)] = $2; next }
+			function flush() {
+				if (addr == "")
+					return
+				printf "%s %s %s+%s", loc, fn, s, block[norm(addr)]
+				if (inner != loc)
+					printf " (in %s)", inner
+				printf "\n"
+			}
+			/^0x[0-9a-f]+$/ { flush(); addr = $0; inner = ""; n = 0; next }
+			{ n++ }
+			n % 2 == 1 { fn = $0; next }
+			{ loc = $0; if (inner == "") inner = $0 }
+			END { flush() }' "$out/unreached.addr" -
 done | sort -t: -k1,1 -k2,2n >"$out/unreached.txt"
 
 if [ $save_corpus = 1 ]; then
