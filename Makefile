@@ -264,17 +264,16 @@ run-bench: bench
 #                               seconds (default 600) after replaying their
 #                               corpora (fuzz/run; docs/design.md, "Fuzzing")
 FUZZ_SECONDS ?= 600
-include fuzz/kernel/kernel.mk
--include fuzz/lib/lib.mk
+include fuzz/kernel/kernel.mk fuzz/lib/lib.mk
 
 fuzz: userspace fuzz-kernel-bin fuzz-lib-build
 	fuzz/run $(FUZZ_SECONDS)
 
 # ----------------------------------------------------------------- tests
-check: all sanitize
+check: all sanitize fuzz-lib-build
 	tools/check.sh
 
-check-host: userspace sanitize
+check-host: userspace sanitize fuzz-lib-build
 	tools/check.sh lint host
 
 check-vm: all

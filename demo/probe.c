@@ -105,10 +105,10 @@ static int vm_readv(pid_t pid, uint64_t addr, size_t len)
 	return report(n, errno, buf) ? 1 : 0;
 }
 
-/* Offset of @needle in @hay, or -1. */
+/* Offset of @needle in @hay (NULL: an empty file, not mapped), or -1. */
 static long search(const unsigned char *hay, size_t n, const void *needle, size_t len)
 {
-	const unsigned char *p = len && n >= len ? memmem(hay, n, needle, len) : NULL;
+	const unsigned char *p = hay && len && n >= len ? memmem(hay, n, needle, len) : NULL;
 
 	return p ? (long)(p - hay) : -1;
 }

@@ -66,8 +66,13 @@ static int child(int sock)
 	uint32_t h = 0;
 	char go;
 
-	if (pass_fd(sock, &fd, 0) || (err = smem_secret_import_fd(fd, 0, &copy)))
+	if (pass_fd(sock, &fd, 0))
 		return 1;
+	err = smem_secret_import_fd(fd, 0, &copy);
+	if (err) {
+		fprintf(stderr, "child: import: %s\n", strerror(-err));
+		return 1;
+	}
 	close(fd);			/* the import keeps its own mapping */
 	smem_secret_read(copy, fingerprint_fn, &h);
 	printf("child: imported %zu bytes, fingerprint %08x\n", smem_secret_size(copy), h);

@@ -311,7 +311,7 @@ TEST_F(dm, secret_pages_not_in_kcore)
 TEST_F_TIMEOUT(dm, no_direct_map_splits, 120)
 {
 	static const size_t sizes[] = { 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987 };
-	long long before = meminfo_kb("DirectMap4k"), most = before, now, pending;
+	long long before = meminfo_kb("DirectMap4k"), most, now, pending;
 	size_t total = 0, ps = pagesz();
 	int fds[64], nobj = 0;
 

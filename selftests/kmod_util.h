@@ -454,8 +454,11 @@ static inline int iomem_read(struct iomem_entry **ranges)
 	int n = 0, cap = 0;
 	FILE *f = fopen("/proc/iomem", "r");
 
-	if (!f)
-		return -errno;
+	if (!f) {
+		int err = -errno;
+
+		return err < 0 ? err : -EIO;	/* never >= 0: *ranges is not set */
+	}
 	while (fgets(line, sizeof(line), f)) {
 		struct iomem_entry e = { 0 };
 		int name_at = 0;

@@ -133,8 +133,8 @@ TEST_F(sizes, close_while_reading)
 		EXPECT_EQ(-EBADF, smem_secret_read(r.s, seeded_check_fn, NULL));
 		for (i = 0; i < THREADS; i++)
 			pthread_join(t[i], NULL);
-		EXPECT_EQ(THREADS, r.stopped);
-		EXPECT_EQ(0, r.bad);
+		EXPECT_EQ(THREADS, atomic_load(&r.stopped));
+		EXPECT_EQ(0, atomic_load(&r.bad));
 		total += r.reads;
 		smem_secret_unref(r.s);
 	}
@@ -188,10 +188,10 @@ TEST_F(sizes, protect_while_reading)
 	atomic_store(&m.stop, true);
 	for (i = 0; i < READERS + WRITERS; i++)
 		pthread_join(t[i], NULL);
-	EXPECT_EQ(0, m.bad);
+	EXPECT_EQ(0, atomic_load(&m.bad));
 	/* Readers could not starve the writers, nor the other way round. */
-	EXPECT_LT(0, m.writes);
-	EXPECT_LT(0, m.reads);
+	EXPECT_LT(0, atomic_load(&m.writes));
+	EXPECT_LT(0, atomic_load(&m.reads));
 	EXPECT_EQ(0, smem_secret_close(m.s));
 	smem_secret_unref(m.s);
 	TH_LOG("%d reads, %d writes", m.reads, m.writes);

@@ -105,8 +105,11 @@ static int set_soft_limit(int resource, rlim_t soft, rlim_t *old)
 {
 	struct rlimit rl;
 
-	if (getrlimit(resource, &rl))
-		return -errno;
+	if (getrlimit(resource, &rl)) {
+		int err = -errno;
+
+		return err < 0 ? err : -EIO;	/* never 0: *old is not set */
+	}
 	if (old)
 		*old = rl.rlim_cur;
 	rl.rlim_cur = soft;

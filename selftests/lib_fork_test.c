@@ -224,8 +224,8 @@ TEST_F_TIMEOUT(inherited, fork_while_reading, 180)
 	for (i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
 	EXPECT_EQ(0, failed);
-	EXPECT_EQ(0, r.bad);
-	EXPECT_LT(0, r.reads);
+	EXPECT_EQ(0, atomic_load(&r.bad));
+	EXPECT_LT(0, atomic_load(&r.reads));
 }
 
 struct forker {

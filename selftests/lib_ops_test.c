@@ -258,6 +258,7 @@ TEST(equal_with_buffer)
 		unsigned char *buf = malloc(len + 1);
 		struct smem_secret *s = lib_new_pattern(len, 50);
 
+		ASSERT_NE(NULL, buf);
 		ASSERT_NE(NULL, s);
 		lib_fill(buf, len + 1, 50);
 		errno = 3;

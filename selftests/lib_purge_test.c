@@ -32,11 +32,13 @@ static const size_t sizes[] = { 32, 100, 2000, 5000, 70000 };
  */
 static ssize_t nonzero_bytes(const unsigned char *p, size_t len)
 {
-	uint32_t pkru = lib_rdpkru();
+	/* RDPKRU is an illegal instruction on a CPU without keys. */
+	int keys = lib_has_windows();
+	uint32_t pkru = keys ? lib_rdpkru() : 0;
 	ssize_t n = 0;
 	int code;
 
-	if (lib_has_windows())
+	if (keys)
 		lib_wrpkru(0);
 	/* A byte per page, then all of them: the probe catches a fault. */
 	for (size_t i = 0; i < len; i += 4096) {
@@ -48,7 +50,7 @@ static ssize_t nonzero_bytes(const unsigned char *p, size_t len)
 	if (n == 0)
 		for (size_t i = 0; i < len; i++)
 			n += ((const volatile unsigned char *)p)[i] != 0;
-	if (lib_has_windows())
+	if (keys)
 		lib_wrpkru(pkru);
 	return n;
 }

@@ -3,8 +3,9 @@
 #
 # check.sh [LANE...]: run the test suite and count every TAP result.
 #
-# Lanes: "lint" (checkpatch on the kernel code, the man pages), "host"
-# (library tests on this machine's kernel, where no module can be loaded),
+# Lanes: "lint" (checkpatch on the kernel code, the man pages, the static
+# analyzers of tools/analyze.sh), "host" (library tests on this machine's
+# kernel, where no module can be loaded),
 # "6.1", "6.12" and "debug" (the whole suite and the examples in a VM on
 # that kernel), "real" (guests that look like real machines, on 6.1 and
 # 6.12: 4 GiB with 1 GiB direct-map pages, nogbpages, virtio-mem,
@@ -27,7 +28,7 @@ times=
 
 # checkpatch.pl --no-tree -f on every kernel source, groff warnings on
 # every man page, one TAP result each; a man page for every exported
-# symbol; the DKMS package version.
+# symbol; the DKMS package version; the static analyzers (tools/analyze.sh).
 lint() {
 	local n=0 f rc=0
 	for f in "$top"/kmod/*.[ch] "$top"/selftests/module/*.c "$top"/include/uapi/linux/smem.h; do
@@ -69,11 +70,39 @@ lint() {
 		echo "not ok $n dkms.conf version matches VERSION"
 		rc=1
 	fi
+	n=$((n + 1))
+	if out=$("$top/tools/spdx-check.sh" 2>&1); then
+		echo "ok $n every file has an SPDX line with its licence in LICENSES/"
+	else
+		echo "not ok $n every file has an SPDX line with its licence in LICENSES/"
+		printf '%s\n' "$out" | sed 's/^/# /'
+		rc=1
+	fi
+	# Static analysis, numbered on from here: sparse and Coccinelle on the
+	# module, scan-build, cppcheck and gcc -fanalyzer on the userspace code.
+	"$top/tools/analyze.sh" -n $((n + 1)) || rc=1
+	return $rc
+}
+
+# A fuzzer's run (fuzz/kernel/run.sh, fuzz/lib/run.sh) is one result,
+# named by its last line ("fuzz-...: N programs, ...").  Its output is
+# kept as comments; the whole log is in build/fuzz/.
+fuzz_tap() {
+	local out rc
+	out=$("$@" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | tail -n 30 | sed 's/^/# /'
+	if [ $rc = 0 ]; then
+		echo "ok - $(printf '%s\n' "$out" | tail -n 1)"
+	else
+		echo "not ok - $(printf '%s\n' "$out" | tail -n 1)"
+	fi
 	return $rc
 }
 
 # Library tests on the host: each backend the host has, with and without
-# protection keys where the CPU has them, then the sanitizer builds.
+# protection keys where the CPU has them, then the sanitizer builds, then
+# a minute of libFuzzer after replaying its corpora.
 host_lane() {
 	local run=$top/selftests/run-tests rc=0 b k keys=1
 	grep -qw pku /proc/cpuinfo && keys="0 1"
@@ -89,6 +118,8 @@ host_lane() {
 	TSAN_OPTIONS=halt_on_error=1 "$run" "$top"/build/tsan/selftests/lib_concurrency_test || rc=1
 	echo "# smemctl, without a module"
 	sh "$top/tools/smemctl/smemctl_test.sh" --host "$top/build/tools/smemctl" || rc=1
+	echo "# libFuzzer on libsmem"
+	fuzz_tap "$top/fuzz/lib/run.sh" 60 || rc=1
 	return $rc
 }
 
@@ -124,6 +155,11 @@ vm_lane() {
 		$vm --no-build -a "$top/tools/smemctl/smemctl_test.sh" -- sh smemctl_test.sh || rc=1
 	if [ "$k" = 6.12 ]; then
 		"$top/demo/demo.sh" -k "$k" --tap --no-build || rc=1
+	fi
+	# Every change is fuzzed a little: the corpus, then two minutes of
+	# smem-fuzz on the KCOV kernel (make fuzz runs longer).
+	if [ "$k" = debug ]; then
+		fuzz_tap "$top/fuzz/kernel/run.sh" 120 || rc=1
 	fi
 	return $rc
 }

@@ -900,15 +900,15 @@ static void print_kernel_messages(int kmsg)
 	if (kmsg < 0)
 		return;
 	while ((n = read(kmsg, rec, sizeof(rec) - 1)) > 0) {
-		char *text;
+		char *body;
 
 		rec[n] = 0;
-		text = strchr(rec, ';');
-		if (!text || (!strstr(text, "smem") && !strstr(text, "Lockdown") &&
-			       !strstr(text, "module verification") && !strstr(text, "Secure boot")))
+		body = strchr(rec, ';');
+		if (!body || (!strstr(body, "smem") && !strstr(body, "Lockdown") &&
+			       !strstr(body, "module verification") && !strstr(body, "Secure boot")))
 			continue;
-		text[strcspn(text, "\n")] = 0;
-		fprintf(stderr, "  kernel: %s\n", text + 1);
+		body[strcspn(body, "\n")] = 0;
+		fprintf(stderr, "  kernel: %s\n", body + 1);
 	}
 }
 
