@@ -6,8 +6,8 @@
 # an SPDX-License-Identifier line, and every licence and exception it names
 # has its full text under LICENSES/.  Prints the files that fail and exits
 # non-zero when there is one.  Files that hold no authored text of their
-# own are exempt: the licence texts themselves, the Markdown documents
-# (README.md says which licence covers them), VERSION, .gitignore, man
+# own are exempt: the licence texts themselves, the Markdown documents and
+# NEWS (README.md says which licence covers them), VERSION, .gitignore, man
 # pages that are only a ".so" link, and the fuzzers' corpora (inputs, not
 # sources).
 set -eu
@@ -21,7 +21,7 @@ bad=0
 for f in $(git ls-files --cached --others --exclude-standard | sort -u); do
 	[ -f "$f" ] || continue
 	case "$f" in
-	LICENSES/* | *.md | VERSION | .gitignore | fuzz/*/corpus/*) continue ;;
+	LICENSES/* | *.md | NEWS | VERSION | .gitignore | fuzz/*/corpus/*) continue ;;
 	man/*) [ "$(grep -cv '^\.so ' "$f")" = 0 ] && continue ;;
 	esac
 	expr=$(sed -n 's/.*SPDX-License-Identifier: *\(.*\)$/\1/p' "$f" | head -n 1 |
