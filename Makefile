@@ -71,8 +71,11 @@ module:
 	done
 
 # --------------------------------------------------------------- libsmem
+# The file is named after the ABI, as the soname is, not after the
+# project's version (VERSION): MAJOR.MINOR.PATCH of the ABI, MAJOR being
+# the soname's.
 LIB_SONAME := libsmem.so.1
-LIB_SO := $(BUILD)/lib/libsmem.so.$(VERSION)
+LIB_SO := $(BUILD)/lib/libsmem.so.1.0.0
 LIB_A := $(BUILD)/lib/libsmem.a
 LIB_SRCS := $(wildcard libsmem/*.c)
 LIB_HDRS := $(wildcard libsmem/*.h) include/smem.h include/uapi/linux/smem.h
@@ -102,9 +105,14 @@ $(LIB_A): $(LIB_PIC_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# The pkg-config file names the directories it was made for: make install
+# makes it again for its own PREFIX, LIBDIR and INCLUDEDIR (a plain make
+# followed by make install PREFIX=/usr must not install /usr/local paths).
+LIB_PC_SED = sed -e 's|@VERSION@|$(VERSION)|' -e 's|@PREFIX@|$(PREFIX)|' \
+	-e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|'
+
 $(BUILD)/lib/libsmem.pc: libsmem/libsmem.pc.in VERSION
-	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@PREFIX@|$(PREFIX)|' \
-		-e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' $< >$@
+	$(LIB_PC_SED) $< >$@
 
 # ------------------------------------------------------------- selftests
 #
@@ -292,7 +300,8 @@ install: lib $(BUILD)/tools/smemctl
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libsmem.so
-	install -m 644 $(BUILD)/lib/libsmem.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(LIB_PC_SED) libsmem/libsmem.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/libsmem.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/libsmem.pc
 	install -m 644 include/smem.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 include/uapi/linux/smem.h $(DESTDIR)$(INCLUDEDIR)/linux/
 	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
