@@ -24,9 +24,18 @@ VERSION := $(shell cat VERSION)
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
 
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment (dpkg-buildflags,
+# rpm's optflags) reach every compile and link of what gets installed.
+# Warnings are errors under make check (WERROR=1, as CI runs it), not by
+# default: a newer compiler's new warning must not break a distribution's
+# build of a released version.
 CC ?= cc
 CFLAGS ?= -O2 -g
-WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS ?=
+LDFLAGS ?=
+WERROR ?= 0
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	$(if $(filter 1,$(WERROR)),-Werror)
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
@@ -64,7 +73,7 @@ module:
 		d=$(BUILD)/mod/$$k; kd=$(if $(KDIR),$(KDIR),/lib/modules/$$k/build); \
 		mkdir -p $$d; \
 		cp -a Kbuild VERSION kmod include $$d/; \
-		$(MAKE) -C $$kd M=$$d SMEM_WERROR=1 modules; \
+		$(MAKE) -C $$kd M=$$d SMEM_WERROR=$(WERROR) modules; \
 		mkdir -p $$d/test; \
 		cp -a selftests/module/. $$d/test/; \
 		$(MAKE) -C $$kd M=$$d/test SMEM_TOP=$(TOP) modules; \
@@ -81,7 +90,7 @@ LIB_SRCS := $(wildcard libsmem/*.c)
 LIB_HDRS := $(wildcard libsmem/*.h) include/smem.h include/uapi/linux/smem.h
 # -fexceptions: a C++ exception or a thread's cancellation that unwinds
 # through an access window runs the cleanup that closes it (secret.c).
-LIB_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC -fexceptions \
+LIB_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC -fexceptions \
 	-fvisibility=hidden -Iinclude -Iinclude/uapi -pthread
 LIB_PIC_OBJS := $(LIB_SRCS:libsmem/%.c=$(BUILD)/lib/obj/%.o)
 # Every symbol bound at load time: a lazily bound call saves the vector
@@ -96,7 +105,7 @@ $(BUILD)/lib/obj/%.o: libsmem/%.c $(LIB_HDRS)
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
 
 $(LIB_SO): $(LIB_PIC_OBJS) libsmem/libsmem.map
-	$(CC) $(LIB_CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) $(LIB_LDFLAGS) \
+	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(LIB_SONAME) $(LIB_LDFLAGS) \
 		-Wl,--version-script=libsmem/libsmem.map -o $@ $(LIB_PIC_OBJS)
 	ln -sf $(notdir $@) $(BUILD)/lib/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(BUILD)/lib/libsmem.so
@@ -149,12 +158,12 @@ selftests: $(KSFT_DIR)/kselftest_harness.h $(CHECKPATCH) lib $(BUILD)/selftests/
 $(BUILD)/selftests/panic_holder: selftests/vm/panic_holder.c include/uapi/linux/smem.h \
 		selftests/module/smem_dmtest.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude/uapi -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude/uapi $(LDFLAGS) -o $@ $<
 
 # Guest side of selftests/vm/vfio_dma.sh (needs a VFIO device: no kselftest).
 $(BUILD)/selftests/vfio_dma: selftests/vm/vfio_dma.c include/uapi/linux/smem.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude/uapi -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude/uapi $(LDFLAGS) -o $@ $<
 
 # Both sides of selftests/vm/kdump.sh: the first kernel's (it crashes the
 # VM: no kselftest) and the capture kernel's /init (static: its initramfs
@@ -162,11 +171,11 @@ $(BUILD)/selftests/vfio_dma: selftests/vm/vfio_dma.c include/uapi/linux/smem.h
 $(BUILD)/selftests/kdump_holder: selftests/vm/kdump_holder.c selftests/vm/kdump_pattern.h \
 		include/uapi/linux/smem.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude/uapi -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude/uapi $(LDFLAGS) -o $@ $<
 
 $(BUILD)/selftests/kdump_scan: selftests/vm/kdump_scan.c selftests/vm/kdump_pattern.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -static -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -static $(LDFLAGS) -o $@ $<
 
 # ------------------------------------------------------------ sanitizers
 #
@@ -213,7 +222,7 @@ $(foreach s,asan tsan,$(eval $(call san_rules,$(s))))
 # smemctl (libkmod; libsmem linked in statically, so it reports what this
 # version of the library would choose) and the demo's two programs.  Every
 # program in build/tools is on the PATH of vm-run's guest.
-TOOL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -pthread
+TOOL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -pthread
 # smem-fuzz (fuzz/kernel/kernel.mk) is one of them: the debug lane fuzzes
 # the module with it.
 TOOLS := $(BUILD)/tools/smemctl $(BUILD)/tools/smem-demo-keyholder $(BUILD)/tools/smem-demo-probe \
@@ -224,11 +233,11 @@ tools: $(TOOLS)
 $(BUILD)/tools/smemctl: tools/smemctl/smemctl.c $(LIB_A) $(LIB_HDRS) VERSION
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) -DSMEM_VERSION='"$(VERSION)"' $$(pkg-config --cflags libkmod) \
-		-o $@ $< $(LIB_A) $$(pkg-config --libs libkmod)
+		$(LDFLAGS) -o $@ $< $(LIB_A) $$(pkg-config --libs libkmod)
 
 $(BUILD)/tools/smem-demo-%: demo/%.c $(LIB_SO) $(LIB_HDRS) selftests/module/smem_dmtest.h
 	@mkdir -p $(dir $@)
-	$(CC) $(TOOL_CFLAGS) $$(pkg-config --cflags libsodium) -o $@ $< \
+	$(CC) $(TOOL_CFLAGS) $$(pkg-config --cflags libsodium) $(LDFLAGS) -o $@ $< \
 		-L$(BUILD)/lib -Wl,-rpath,$(BUILD)/lib -lsmem $$(pkg-config --libs libsodium)
 
 # -------------------------------------------------------------- examples
@@ -243,7 +252,7 @@ examples: $(EXAMPLE_BINS) $(BUILD)/tools/smem-run-examples
 $(BUILD)/tools/hmac_key: EXAMPLE_LIBS = $(shell pkg-config --cflags --libs libsodium)
 $(EXAMPLE_BINS): $(BUILD)/tools/%: examples/%.c include/smem.h $(LIB_SO)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -Iinclude -o $@ $< \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Iinclude $(LDFLAGS) -o $@ $< \
 		-L$(BUILD)/lib -Wl,-rpath,$(BUILD)/lib -lsmem $(EXAMPLE_LIBS)
 
 $(BUILD)/tools/smem-run-examples: examples/run-examples
@@ -259,7 +268,7 @@ bench: $(BUILD)/bench/window_bench
 
 $(BUILD)/bench/window_bench: bench/window_bench.c include/smem.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread -Iinclude \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread -Iinclude $(LDFLAGS) \
 		$(shell pkg-config --cflags libsodium) -o $@ $< $(LIB_A) -l:libsodium.a
 
 run-bench: bench
@@ -278,6 +287,9 @@ fuzz: userspace fuzz-kernel-bin fuzz-lib-build
 	fuzz/run $(FUZZ_SECONDS)
 
 # ----------------------------------------------------------------- tests
+# Everything make check builds, it builds with warnings as errors.
+check check-host check-vm check-debug: WERROR = 1
+
 check: all sanitize fuzz-lib-build
 	tools/check.sh
 

@@ -10,7 +10,8 @@
 BUILD ?= $(CURDIR)/build
 CC ?= cc
 CFLAGS ?= -O2 -g
-FUZZ_KERNEL_WARN ?= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+FUZZ_KERNEL_WARN ?= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	$(if $(filter 1,$(WERROR)),-Werror)
 FUZZ_KERNEL_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 FUZZ_KERNEL_TOP := $(abspath $(FUZZ_KERNEL_DIR)/../..)
 FUZZ_KERNEL_SRCS := $(wildcard $(FUZZ_KERNEL_DIR)/*.c)
@@ -22,7 +23,7 @@ fuzz-kernel-bin: $(BUILD)/tools/smem-fuzz
 # repro.c .incbin's exec.h, exec.c and the ABI header: it depends on them.
 $(BUILD)/tools/smem-fuzz: $(FUZZ_KERNEL_SRCS) $(FUZZ_KERNEL_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(FUZZ_KERNEL_WARN) -std=gnu11 -static -pthread \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(FUZZ_KERNEL_WARN) -std=gnu11 -static -pthread $(LDFLAGS) \
 		-I$(FUZZ_KERNEL_TOP)/include/uapi \
 		-DFUZZ_SRC_DIR=\"$(FUZZ_KERNEL_DIR)\" \
 		-DFUZZ_UAPI_HEADER=\"$(FUZZ_KERNEL_TOP)/include/uapi/linux/smem.h\" \
