@@ -40,7 +40,7 @@
 #define KCOV_DISABLE		_IO('c', 101)
 #define KCOV_TRACE_PC		0
 
-#define FUZZ_KCOV_WORDS		(64 << 10)
+#define FUZZ_KCOV_WORDS		(512 << 10)
 #define FUZZ_KCOV_SPARES	4
 /* Threads, spares for forks, one for exec, one for the fuzzer itself. */
 #define FUZZ_KCOV_EXEC		(FUZZ_THREADS + FUZZ_KCOV_SPARES)

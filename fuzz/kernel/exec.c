@@ -32,6 +32,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/io_uring.h>
 #include <pthread.h>
 #include <sched.h>
@@ -60,6 +61,8 @@
 /* mremap with MREMAP_FIXED moves into the second half of the window. */
 #define FUZZ_HALF_WINDOW	(FUZZ_WINDOW / 2)
 #define FUZZ_IO_MAX		(64UL << 10)
+/* fail-nth beyond this wraps: deep enough for a memory hot-remove. */
+#define FUZZ_FAIL_MAX		65536
 /* The largest pool a program may ask for: three 128 MiB blocks of a 1 GiB guest. */
 #define FUZZ_POOL_MAX		(384ULL << 20)
 
@@ -75,11 +78,13 @@ struct fuzz_map {
 /*
  * The process's slots and helpers.  Threads read and write the slots
  * without a lock (a race between them is part of the program); the
- * helpers are created once, under fuzz_helpers_lock.
+ * helpers are created once, under fuzz_helpers_lock.  @tid: each
+ * program thread's id, for signal.
  */
 static struct {
 	int fd[FUZZ_SLOTS];
 	struct fuzz_map map[FUZZ_SLOTS];
+	pid_t tid[FUZZ_THREADS];
 	pthread_mutex_t helpers_lock;
 	int helpers_ready;
 	int pipe[2];
@@ -119,6 +124,7 @@ static void fuzz_proc_init(void)
 {
 	unsigned int i;
 
+	memset(fuzz_proc.tid, 0, sizeof(fuzz_proc.tid));
 	for (i = 0; i < FUZZ_SLOTS; i++) {
 		fuzz_proc.fd[i] = -1;
 		fuzz_proc.map[i] = (struct fuzz_map){ 0 };
@@ -175,12 +181,21 @@ static void fuzz_signal(int sig, siginfo_t *info, void *uc)
 	signal(sig, SIG_DFL);
 }
 
+/* signal's SIGUSR1: only there to interrupt what its thread is doing. */
+static void fuzz_interrupt(int sig)
+{
+	(void)sig;
+}
+
 static void fuzz_signals_init(void)
 {
 	struct sigaction sa = { .sa_sigaction = fuzz_signal, .sa_flags = SA_SIGINFO | SA_NODEFER };
+	/* No SA_RESTART: the interrupted call returns -EINTR, as it would to a program. */
+	struct sigaction usr = { .sa_handler = fuzz_interrupt };
 
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGUSR1, &usr, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -249,8 +264,9 @@ static void fuzz_helpers_init(void)
 			fuzz_proc.pipe[0] = fuzz_proc.pipe[1] = -1;
 		fuzz_proc.data_fd = fuzz_env.data_file ?
 				    open(fuzz_env.data_file, O_RDWR | O_CREAT, 0666) : -1;
-		if (fuzz_proc.data_fd >= 0)
-			ftruncate(fuzz_proc.data_fd, 1 << 20);
+		/* Short of its size, the file still serves: reads end early. */
+		if (fuzz_proc.data_fd >= 0 && ftruncate(fuzz_proc.data_fd, 1 << 20))
+			perror("smem-fuzz: sizing the data file");
 		fuzz_proc.block_fd = fuzz_env.block_dev ?
 				     open(fuzz_env.block_dev, O_RDWR | O_DIRECT) : -1;
 		fuzz_proc.procmem_fd = open("/proc/self/mem", O_RDWR);
@@ -260,21 +276,17 @@ static void fuzz_helpers_init(void)
 	pthread_mutex_unlock(&fuzz_proc.helpers_lock);
 }
 
-/*
- * Fail the @nth allocation of the next system call of this thread
- * (CONFIG_FAULT_INJECTION); the returned descriptor disarms it.
- */
-static int fuzz_fail_arm(uint64_t nth)
+int fuzz_fail_arm(unsigned int nth)
 {
 	char buf[24];
 	int fd;
 
 	if (!nth)
 		return -1;
-	fd = open("/proc/thread-self/fail-nth", O_WRONLY);
+	fd = open("/proc/thread-self/fail-nth", O_RDWR);
 	if (fd < 0)
 		return -1;
-	snprintf(buf, sizeof(buf), "%u", (unsigned int)(nth % 1000));
+	snprintf(buf, sizeof(buf), "%u", nth);
 	if (write(fd, buf, strlen(buf)) < 0) {
 		close(fd);
 		return -1;
@@ -282,13 +294,25 @@ static int fuzz_fail_arm(uint64_t nth)
 	return fd;
 }
 
-static void fuzz_fail_disarm(int fd)
+/* An operation's fail=: any value, wrapped to a count that makes sense. */
+static int fuzz_op_fail_arm(const struct fuzz_op *op)
 {
+	return fuzz_fail_arm((unsigned int)(op->val[FUZZ_V_FAIL] % FUZZ_FAIL_MAX));
+}
+
+long fuzz_fail_disarm(int fd)
+{
+	char buf[24] = "";
+	long left;
+
 	if (fd < 0)
-		return;
+		return -1;
+	/* What is left of the count: 0 once the failure was injected. */
+	left = pread(fd, buf, sizeof(buf) - 1, 0) > 0 ? strtol(buf, NULL, 10) : -1;
 	if (write(fd, "0", 1) < 0)
 		perror("smem-fuzz: fail-nth");
 	close(fd);
+	return left;
 }
 
 static long fuzz_ret(long r)
@@ -310,7 +334,7 @@ static long fuzz_do_open(const struct fuzz_op *op)
 {
 	int flags = (int)(op->val[FUZZ_V_OPEN_MODE] & O_ACCMODE) |
 		    (int)(op->val[FUZZ_V_OPEN_FLAGS] & ~(uint64_t)(O_ACCMODE | O_CREAT));
-	int fail = fuzz_fail_arm(op->val[FUZZ_V_FAIL]);
+	int fail = fuzz_op_fail_arm(op);
 	int fd = open("/dev/smem", flags);
 	long r = fuzz_ret(fd);
 
@@ -488,7 +512,7 @@ static long fuzz_do_ioctl(const struct fuzz_op *op)
 	size_t size = 0;
 	unsigned long cmd = fuzz_ioctl_build(op, &arg, &size);
 	void *p = fuzz_ioctl_place(op->val[FUZZ_V_PTR] % FUZZ_PTR_NKINDS, &arg, size);
-	int fail = fuzz_fail_arm(op->val[FUZZ_V_FAIL]);
+	int fail = fuzz_op_fail_arm(op);
 	long r = fuzz_ret(ioctl(fuzz_fd(op, 0), cmd, p));
 
 	fuzz_fail_disarm(fail);
@@ -511,7 +535,7 @@ static long fuzz_do_mmap(const struct fuzz_op *op)
 		hint = fuzz_window(slot);
 		flags |= MAP_FIXED;
 	}
-	fail = fuzz_fail_arm(op->val[FUZZ_V_FAIL]);
+	fail = fuzz_op_fail_arm(op);
 	p = mmap(hint, len, (int)op->val[FUZZ_V_PROT], flags, fuzz_fd(op, 1),
 		 (off_t)op->val[FUZZ_V_OFF]);
 	fuzz_fail_disarm(fail);
@@ -760,26 +784,136 @@ static long fuzz_do_io(const struct fuzz_op *op)
 	}
 }
 
+/* One read (@mode O_RDONLY) or write (O_WRONLY) of a sysfs or proc file. */
+static long fuzz_file_io(const char *path, int mode, void *buf, size_t len)
+{
+	int fd = open(path, mode);
+	long r;
+
+	if (fd < 0)
+		return -errno;
+	r = fuzz_ret(mode == O_RDONLY ? read(fd, buf, len) : write(fd, buf, len));
+	close(fd);
+	return r;
+}
+
+static long fuzz_write_text(const char *path, const char *text)
+{
+	return fuzz_file_io(path, O_WRONLY, (void *)text, strlen(text));
+}
+
 static long fuzz_write_param(const char *name, uint64_t value)
 {
 	char path[96], buf[24];
-	int fd;
-	long r;
 
 	snprintf(path, sizeof(path), "/sys/module/smem/parameters/%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)value);
-	r = fuzz_ret(write(fd, buf, strlen(buf)));
-	close(fd);
-	return r;
+	return fuzz_write_text(path, buf);
+}
+
+/* Read one of the module's sysfs files (enum fuzz_attr), as monitoring does. */
+static long fuzz_do_sysfs(uint64_t attr)
+{
+	static const char *const paths[FUZZ_ATTR_NKINDS] = {
+		[FUZZ_ATTR_POOL_PAGES] = "/sys/class/misc/smem/pool_pages",
+		[FUZZ_ATTR_POOL_BLOCKS] = "/sys/class/misc/smem/pool_blocks",
+		[FUZZ_ATTR_PAGES_IN_USE] = "/sys/class/misc/smem/pages_in_use",
+		[FUZZ_ATTR_OBJECTS] = "/sys/class/misc/smem/objects",
+		[FUZZ_ATTR_ALLOC_FAILURES] = "/sys/class/misc/smem/alloc_failures",
+		[FUZZ_ATTR_PAGE_SOURCE] = "/sys/class/misc/smem/page_source",
+		[FUZZ_ATTR_BLOCK_PAGES] = "/sys/class/misc/smem/block_pages",
+		[FUZZ_ATTR_CARVABLE_PAGES] = "/sys/class/misc/smem/carvable_pages",
+		[FUZZ_ATTR_REFUSED_BLOCKS] = "/sys/class/misc/smem/refused_blocks",
+		[FUZZ_ATTR_PENDING_BLOCKS] = "/sys/class/misc/smem/pending_blocks",
+		[FUZZ_ATTR_USER_MAX_PAGES] = "/sys/class/misc/smem/user_max_pages",
+		[FUZZ_ATTR_CRASH_KERNEL_LOADED] = "/sys/class/misc/smem/crash_kernel_loaded",
+		[FUZZ_ATTR_PARAM_USER_MAX_PERCENT] = "/sys/module/smem/parameters/user_max_percent",
+		[FUZZ_ATTR_PARAM_PAGE_SOURCE] = "/sys/module/smem/parameters/page_source",
+		[FUZZ_ATTR_PARAM_POOL_MB] = "/sys/module/smem/parameters/pool_mb",
+	};
+	char buf[64];
+
+	return fuzz_file_io(paths[attr % FUZZ_ATTR_NKINDS], O_RDONLY, buf, sizeof(buf));
+}
+
+/* Interrupt program thread @thread with SIGUSR1 (a resize: -EINTR). */
+static long fuzz_do_signal(uint64_t thread)
+{
+	pid_t tid = __atomic_load_n(&fuzz_proc.tid[thread % FUZZ_THREADS], __ATOMIC_RELAXED);
+
+	if (!tid)
+		return -ESRCH;
+	return fuzz_ret(syscall(__NR_tgkill, getpid(), tid, SIGUSR1));
+}
+
+/*
+ * Take capabilities (FUZZ_CAP_*) away from this thread only (credentials
+ * are per thread): a root program that runs without the exemptions.
+ */
+static long fuzz_do_caps(uint64_t drop)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	uint32_t mask = 0;
+
+	if (drop & FUZZ_CAP_IPC_LOCK)
+		mask |= 1U << CAP_IPC_LOCK;
+	if (drop & FUZZ_CAP_SYS_RESOURCE)
+		mask |= 1U << CAP_SYS_RESOURCE;
+	if (drop & FUZZ_CAP_SYS_ADMIN)
+		mask |= 1U << CAP_SYS_ADMIN;
+	if (syscall(__NR_capget, &hdr, data))
+		return -errno;
+	/* All three are below 32: the first word holds them. */
+	data[0].effective &= ~mask;
+	data[0].permitted &= ~mask;
+	data[0].inheritable &= ~mask;
+	return fuzz_ret(syscall(__NR_capset, &hdr, data));
+}
+
+/*
+ * Try to hibernate: the module must veto it while secret pages exist.
+ * Only ever a freezer test (CONFIG_PM_DEBUG's /sys/power/pm_test): where
+ * that cannot be set, nothing is tried, so that a reproducer never
+ * hibernates the machine it runs on.  Unless @empty is 1, only while
+ * pages are in use: the veto is quick, a freezer test that goes through
+ * takes seconds (it preallocates the image, then waits 5 s with every
+ * task frozen).
+ */
+static long fuzz_do_hibernate(uint64_t empty)
+{
+	char buf[32] = "";
+	long r;
+
+	if (empty != 1) {
+		r = fuzz_file_io("/sys/class/misc/smem/pages_in_use", O_RDONLY, buf, sizeof(buf) - 1);
+		if (r < 0)
+			return r;
+		if (!strtoul(buf, NULL, 10))
+			return -EAGAIN;
+	}
+	r = fuzz_write_text("/sys/power/pm_test", "freezer");
+	if (r < 0)
+		return r;
+	return fuzz_write_text("/sys/power/state", "disk");
 }
 
 /* Become the unprivileged user @uid, keeping /proc/thread-self writable. */
 static long fuzz_do_user(uint64_t uid)
 {
 	if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+		return -errno;
+	prctl(PR_SET_DUMPABLE, 1);
+	return 0;
+}
+
+/*
+ * The same for the calling thread only (the raw system calls: libc's
+ * change every thread), so that one process holds pages of two users.
+ */
+static long fuzz_do_thread_user(uint64_t uid)
+{
+	if (syscall(__NR_setresgid, uid, uid, uid) || syscall(__NR_setresuid, uid, uid, uid))
 		return -errno;
 	prctl(PR_SET_DUMPABLE, 1);
 	return 0;
@@ -859,9 +993,17 @@ static long fuzz_do_op(const struct fuzz_op *op)
 		return fuzz_ret(setrlimit(RLIMIT_MEMLOCK, &rl));
 	}
 	case FUZZ_USER:
-		return fuzz_do_user(op->val[FUZZ_V_VALUE]);
+		return fuzz_do_thread_user(op->val[FUZZ_V_VALUE]);
 	case FUZZ_SLEEP:
 		return fuzz_ret(usleep(op->val[FUZZ_V_VALUE] % 100000));
+	case FUZZ_SYSFS:
+		return fuzz_do_sysfs(op->val[FUZZ_V_VALUE]);
+	case FUZZ_SIGNAL:
+		return fuzz_do_signal(op->val[FUZZ_V_VALUE]);
+	case FUZZ_CAPS:
+		return fuzz_do_caps(op->val[FUZZ_V_VALUE]);
+	case FUZZ_HIBERNATE:
+		return fuzz_do_hibernate(op->val[FUZZ_V_VALUE]);
 	default:
 		if (op->kind >= FUZZ_IOC_QUERY && op->kind <= FUZZ_IOC_RAW)
 			return fuzz_do_ioctl(op);
@@ -905,6 +1047,7 @@ static void fuzz_run_ops(const struct fuzz_op *ops, unsigned int nops, unsigned 
 			pid_t pid = fork();
 
 			if (!pid) {
+				fuzz_proc.tid[thread % FUZZ_THREADS] = gettid();
 				if (fuzz_fork_hook)
 					fuzz_fork_hook();
 				/* The child: the thread's next n, then out. */
@@ -934,6 +1077,7 @@ static void *fuzz_thread(void *p)
 {
 	struct fuzz_thread_arg *a = p;
 
+	__atomic_store_n(&fuzz_proc.tid[a->thread], gettid(), __ATOMIC_RELAXED);
 	if (fuzz_thread_hook)
 		fuzz_thread_hook(a->thread, 1);
 	pthread_barrier_wait(a->start);
@@ -998,6 +1142,7 @@ int fuzz_exec_child(int memfd)
 	close(memfd);
 	fuzz_proc_init();
 	memcpy(fuzz_proc.fd, fds, sizeof(fds));
+	fuzz_proc.tid[0] = gettid();
 	fuzz_signals_init();
 	if (fuzz_thread_hook)
 		fuzz_thread_hook(0, 1);

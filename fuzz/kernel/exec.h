@@ -51,6 +51,10 @@ enum fuzz_kind {
 	FUZZ_RLIMIT,
 	FUZZ_USER,
 	FUZZ_SLEEP,
+	FUZZ_SYSFS,
+	FUZZ_SIGNAL,
+	FUZZ_CAPS,
+	FUZZ_HIBERNATE,
 	FUZZ_NKINDS
 };
 
@@ -78,8 +82,35 @@ enum { FUZZ_V_NEWLEN = 3 };
 enum { FUZZ_V_COUNT = 0 };
 /* passfd: keep the copy in flight and close the socket (unix GC frees it) */
 enum { FUZZ_V_INFLIGHT = 0 };
-/* param, rlimit, user, sleep: their one value */
+/* param, rlimit, user, sleep, sysfs, signal, caps: their one value */
 enum { FUZZ_V_VALUE = 0 };
+
+/* The files sysfs reads: the device's attributes, then the module's parameters. */
+enum fuzz_attr {
+	FUZZ_ATTR_POOL_PAGES,
+	FUZZ_ATTR_POOL_BLOCKS,
+	FUZZ_ATTR_PAGES_IN_USE,
+	FUZZ_ATTR_OBJECTS,
+	FUZZ_ATTR_ALLOC_FAILURES,
+	FUZZ_ATTR_PAGE_SOURCE,
+	FUZZ_ATTR_BLOCK_PAGES,
+	FUZZ_ATTR_CARVABLE_PAGES,
+	FUZZ_ATTR_REFUSED_BLOCKS,
+	FUZZ_ATTR_PENDING_BLOCKS,
+	FUZZ_ATTR_USER_MAX_PAGES,
+	FUZZ_ATTR_CRASH_KERNEL_LOADED,
+	FUZZ_ATTR_PARAM_USER_MAX_PERCENT,
+	FUZZ_ATTR_PARAM_PAGE_SOURCE,
+	FUZZ_ATTR_PARAM_POOL_MB,
+	FUZZ_ATTR_NKINDS
+};
+
+/* The capabilities caps takes away from its thread. */
+enum {
+	FUZZ_CAP_IPC_LOCK = 1 << 0,
+	FUZZ_CAP_SYS_RESOURCE = 1 << 1,
+	FUZZ_CAP_SYS_ADMIN = 1 << 2,
+};
 
 /* Where an ioctl's argument lies. */
 enum fuzz_ptr {
@@ -141,11 +172,22 @@ struct fuzz_env {
 
 extern struct fuzz_env fuzz_env;
 
-/* A program that starts with "user" runs all of it as that user. */
+/*
+ * A program that starts with "user" runs all of it as that user; "user"
+ * anywhere else changes the user of its thread only.
+ */
 static inline int fuzz_prog_drops_privileges(const struct fuzz_prog *prog)
 {
 	return prog->nops && prog->ops[0].kind == FUZZ_USER;
 }
+
+/*
+ * Fail the @nth allocation of this thread's next system call
+ * (CONFIG_FAULT_INJECTION's fail-nth); -1 when not armed.  Disarming
+ * returns what was left of the count: 0 once the failure was injected.
+ */
+int fuzz_fail_arm(unsigned int nth);
+long fuzz_fail_disarm(int fd);
 
 /*
  * Run @prog in this process (threads, forks) and wait for all of it.

@@ -23,13 +23,17 @@
  * between smem-fuzz-crash-begin and smem-fuzz-crash-end, and makes the
  * exit status 1): a kernel log line of a splat; the program's process
  * killed by a signal it did not expect, or aborted by an oracle of
- * exec.c; a program that does not finish within FUZZ_PROG_TIMEOUT; after
+ * exec.c; a program that does not finish within FUZZ_PROG_TIMEOUT and then
+ * does not die within FUZZ_KILL_TIMEOUT of SIGKILL; after
  * the run, the pool not empty; with --reload, MemTotal lower after the
  * module's last unload than before its first load.
  *
  * --reload also loads and unloads the module between batches of programs,
  * with other parameters (page sources, pool sizes, bad values), under
- * KCOV, so that its init and exit code count too.
+ * KCOV, so that its init and exit code count too; each set is first
+ * loaded a few times with one allocation failing (fail-nth), so that
+ * init's unwinding counts as well.  A splat during such a load is a
+ * failure like any other.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -54,22 +58,37 @@
 #include "fuzz.h"
 
 #define FUZZ_PROG_TIMEOUT	60	/* seconds; a resize under KASAN is slow */
+#define FUZZ_KILL_TIMEOUT	30	/* seconds a killed program may take to die */
+#define FUZZ_PROG_SLOW		5	/* seconds: said in the log, to find what eats the time */
 #define FUZZ_MAX_CORPUS		2048
-#define FUZZ_BATCH		40	/* programs between two reloads */
+#define FUZZ_BATCH		40	/* programs between two reloads, at most */
+#define FUZZ_BATCH_SECONDS	8	/* seconds between two reloads, at most */
+#define FUZZ_FAIL_LOADS		6	/* loads with an injected failure per reload */
+/* fail-nth of a load that counts its allocations: more than any load makes. */
+#define FUZZ_LOAD_PROBE		100000000
 
 static const char *const fuzz_splats[] = {
 	"BUG:", "WARNING:", "Oops", "KASAN", "KFENCE", "general protection",
 	"UBSAN:", "lockdep", "possible circular", "inconsistent lock", "blocked for more than",
 };
 
-/* Module parameters that --reload cycles through; "" is the default. */
+/*
+ * Module parameters that --reload cycles through; "" is the default.
+ * The reserved ranges besides run.sh's memmap= one are mistakes an
+ * administrator can make: the IOAPIC's registers (busy: refused), and the
+ * legacy VGA window (not RAM, but in the direct map: accepted, without
+ * SMEM_FEAT_NO_DIRECT_MAP).
+ */
 static const char *const fuzz_module_params[] = {
-	"", "pool_mb=0", "page_source=fallback allow_fallback=1", "pool_mb=1",
-	"page_source=fallback", "page_source=reserved reserved_range=64M@0x30000000",
+	"", "pool_mb=0", "page_source=fallback allow_fallback=1",
+	"page_source=reserved reserved_range=64M@0x30000000", "pool_mb=1",
+	"page_source=reserved reserved_range=4K@0xfec00000",
+	"page_source=reserved reserved_range=64K@0xa0000", "page_source=fallback",
 	"page_source=reserved", "page_source=reserved reserved_range=16M@0x1000000",
 	"page_source=reserved reserved_range=1x", "page_source=bogus", "pool_mb=256",
 	"page_source=reserved reserved_range=4097@0x30000000",
 };
+#define FUZZ_NPARAMS	(sizeof(fuzz_module_params) / sizeof(fuzz_module_params[0]))
 
 static struct {
 	struct fuzz_prog *corpus;
@@ -81,6 +100,8 @@ static struct {
 	unsigned int crashes;
 	const char *ko;
 	int loaded;		/* the module, as far as we know */
+	/* Fault-injection points a load with each parameter set went through. */
+	long load_allocs[FUZZ_NPARAMS];
 } fuzz;
 
 static void fuzz_die(const char *what)
@@ -177,6 +198,50 @@ static void fuzz_log_prog(const struct fuzz_prog *prog)
 	free(text);
 }
 
+/*
+ * Where each thread of a program that does not finish is in the kernel:
+ * a deadlock and a memory hot-remove that keeps retrying a page it cannot
+ * migrate (offline_pages() stops only on a fatal signal) both look like
+ * this from outside.
+ */
+static void fuzz_print_stacks(pid_t pid)
+{
+	char path[64], line[256];
+	struct dirent **ents;
+	int n, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	n = scandir(path, &ents, NULL, alphasort);
+	for (i = 0; i < n; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/stack", (int)pid, ents[i]->d_name);
+		f = ents[i]->d_name[0] != '.' ? fopen(path, "r") : NULL;
+		if (f) {
+			printf("smem-fuzz: task %s:\n", ents[i]->d_name);
+			while (fgets(line, sizeof(line), f))
+				printf("smem-fuzz:   %s", line);
+			fclose(f);
+		}
+		free(ents[i]);
+	}
+	if (n >= 0)
+		free(ents);
+}
+
+/* Wait for the killed program @pid; -1 when it outlives FUZZ_KILL_TIMEOUT. */
+static int fuzz_wait_killed(pid_t pid, int *status)
+{
+	int waited;
+
+	for (waited = 0; waited < FUZZ_KILL_TIMEOUT * 100; waited++) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
 /* Reap what the subreaper inherited from programs. */
 static void fuzz_reap_orphans(void)
 {
@@ -214,17 +279,36 @@ static long fuzz_run(const struct fuzz_prog *prog)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec > FUZZ_PROG_TIMEOUT) {
+			/*
+			 * Slow is not stuck: taking a memory block offline
+			 * retries a page that cannot move yet until a fatal
+			 * signal (offline_pages()), so a resize may take
+			 * minutes under TCG.  What must not happen is a call
+			 * that SIGKILL cannot end.
+			 */
+			fuzz_print_stacks(pid);
 			kill(-pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			snprintf(why, sizeof(why), "the program did not finish within %d s",
-				 FUZZ_PROG_TIMEOUT);
-			fuzz_report_crash(prog, why);
-			return -1;
+			if (fuzz_wait_killed(pid, &status)) {
+				snprintf(why, sizeof(why),
+					 "the program did not finish within %d s, nor die within %d s of SIGKILL",
+					 FUZZ_PROG_TIMEOUT, FUZZ_KILL_TIMEOUT);
+				fuzz_report_crash(prog, why);
+				return -1;
+			}
+			printf("smem-fuzz: program %lu killed after %d s (its stacks above); it died at once\n",
+			       fuzz.programs, FUZZ_PROG_TIMEOUT);
+			fuzz_reap_orphans();
+			fuzz_kcov_collect(fuzz.blocks);
+			return 0;
 		}
 		usleep(1000);
 	}
 	kill(-pid, SIGKILL);
 	fuzz_reap_orphans();
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - start.tv_sec >= FUZZ_PROG_SLOW)
+		printf("smem-fuzz: program %lu took %ld s\n", fuzz.programs,
+		       (long)(now.tv_sec - start.tv_sec));
 	splat = fuzz_kmsg_splat(line, sizeof(line));
 	if (splat) {
 		snprintf(why, sizeof(why), "kernel: %.280s", splat);
@@ -292,18 +376,28 @@ static int fuzz_unload(void)
 	return r ? -errno : 0;
 }
 
-static int fuzz_load(const char *params)
+/*
+ * Load with @params; with @fail_nth, fail that allocation of the load
+ * (the module's init unwinding), and say in *@left how much of the count
+ * was left (0: the failure was injected).
+ */
+static int fuzz_load_failing(const char *params, unsigned int fail_nth, long *left)
 {
-	int fd = open(fuzz.ko, O_RDONLY | O_CLOEXEC);
-	long r;
+	int fd = open(fuzz.ko, O_RDONLY | O_CLOEXEC), fail;
+	long r, l;
 
 	if (fd < 0)
 		return -errno;
 	fuzz_kcov_reset();
 	fuzz_kcov_self(1);
+	fail = fuzz_fail_arm(fail_nth);
 	r = syscall(__NR_finit_module, fd, params, 0);
+	r = r ? -errno : 0;
+	l = fuzz_fail_disarm(fail);
 	fuzz_kcov_self(0);
 	close(fd);
+	if (left)
+		*left = l;
 	if (!r) {
 		fuzz.loaded = 1;
 		fuzz_rebase();
@@ -317,20 +411,71 @@ static int fuzz_load(const char *params)
 	 * unmatched in the summary.
 	 */
 	fuzz_kcov_collect(fuzz.blocks);
-	return r ? -errno : 0;
+	return (int)r;
 }
 
-/* Load with @params, or with the defaults when that fails. */
-static void fuzz_reload(const char *params)
+static int fuzz_load(const char *params)
 {
+	return fuzz_load_failing(params, 0, NULL);
+}
+
+/* Load with the parameter set @param, counting the allocations it makes. */
+static int fuzz_load_counting(unsigned int param)
+{
+	long left;
+	int r = fuzz_load_failing(fuzz_module_params[param], FUZZ_LOAD_PROBE, &left);
+
+	if (!r && left > 0)
+		fuzz.load_allocs[param] = FUZZ_LOAD_PROBE - left;
+	return r;
+}
+
+/* A splat in the kernel log during a reload: a crash of the reload itself. */
+static void fuzz_check_reload(const char *params, unsigned int fail_nth)
+{
+	char line[1024];
+	const char *splat = fuzz_kmsg_splat(line, sizeof(line));
+
+	if (!splat)
+		return;
+	fuzz.crashes++;
+	printf("smem-fuzz: kernel splat while loading smem \"%s\" with fail-nth %u: %.280s\n",
+	       params, fail_nth, splat);
+}
+
+/*
+ * Load with the parameter set @param, or with the defaults when that
+ * fails.  First a few loads with a failure injected at a random one of
+ * the allocations a load of that set makes (counted by a first load when
+ * not known yet): most fail in the loader, some in smem_init() and below,
+ * which must unwind all it did.
+ */
+static void fuzz_reload(unsigned int param)
+{
+	const char *params = fuzz_module_params[param];
+	unsigned int i, failed = 0;
 	int r = fuzz_unload();
 
 	if (r) {
 		fprintf(stderr, "smem-fuzz: cannot unload smem (%s); not reloading\n", strerror(-r));
 		return;
 	}
-	r = fuzz_load(params);
-	printf("smem-fuzz: load smem %s: %s\n", params, r ? strerror(-r) : "ok");
+	if (!fuzz.load_allocs[param] && !fuzz_load_counting(param) && fuzz_unload())
+		fuzz_die("unloading smem after counting a load's allocations");
+	for (i = 0; i < FUZZ_FAIL_LOADS && fuzz.load_allocs[param] > 0 && !fuzz.crashes; i++) {
+		unsigned int nth = 1 + fuzz_rand() % (unsigned long)fuzz.load_allocs[param];
+
+		r = fuzz_load_failing(params, nth, NULL);
+		fuzz_check_reload(params, nth);
+		failed += !!r;
+		/* The failure hit something that copes with it: loaded all the same. */
+		if (!r && fuzz_unload())
+			fuzz_die("unloading smem after a load with a failure injected");
+	}
+	r = fuzz_load_counting(param);
+	fuzz_check_reload(params, 0);
+	printf("smem-fuzz: load smem %s: %s (%ld allocations; %u of %u loads with one failing failed)\n",
+	       params, r ? strerror(-r) : "ok", fuzz.load_allocs[param], failed, i);
 	if (r && fuzz_load(""))
 		fuzz_die("loading smem with its default parameters");
 }
@@ -452,12 +597,16 @@ static void fuzz_replay(const char *dir)
 static void fuzz_loop(time_t deadline, int reload)
 {
 	unsigned int batch = 0, param = 1;
+	time_t batch_start = time(NULL);
 	struct fuzz_prog prog;
 
 	while (time(NULL) < deadline && !fuzz.crashes) {
-		if (reload && ++batch % FUZZ_BATCH == 0) {
-			fuzz_reload(fuzz_module_params[param]);
-			param = (param + 1) % (sizeof(fuzz_module_params) / sizeof(fuzz_module_params[0]));
+		/* By time too: a short run with slow programs still goes through the sets. */
+		if (reload && (++batch == FUZZ_BATCH || time(NULL) - batch_start >= FUZZ_BATCH_SECONDS)) {
+			fuzz_reload(param);
+			param = (param + 1) % FUZZ_NPARAMS;
+			batch = 0;
+			batch_start = time(NULL);
 		}
 		if (!fuzz.ncorpus || fuzz_rand() % 4 == 0) {
 			fuzz_generate(&prog, 1);
@@ -469,7 +618,7 @@ static void fuzz_loop(time_t deadline, int reload)
 			fuzz_add_corpus(&prog, 1);
 	}
 	if (reload && !fuzz.crashes)
-		fuzz_reload("");
+		fuzz_reload(0);
 }
 
 static void fuzz_usage(void)
@@ -608,8 +757,15 @@ int main(int argc, char **argv)
 	deadline = time(NULL) + seconds;
 	if (corpus)
 		fuzz_replay(corpus);
-	if (!replay_only)
+	if (!replay_only) {
 		fuzz_loop(deadline, reload);
+	} else if (reload) {
+		/* No program reloads the module: go through the parameter sets once. */
+		for (i = 1; i < (int)FUZZ_NPARAMS && !fuzz.crashes; i++)
+			fuzz_reload(i);
+		if (!fuzz.crashes)
+			fuzz_reload(0);
+	}
 
 	rc = fuzz.crashes ? 1 : 0;
 	if (!fuzz.crashes && fuzz_check_pool_empty())

@@ -78,6 +78,7 @@ enum fuzz_gen {
 	GEN_SYM,	/* one of the symbols */
 	GEN_BITS,	/* an or of the symbols */
 	GEN_FAIL,	/* fail-nth: mostly 0 */
+	GEN_FAIL_DEEP,	/* fail-nth of a call that allocates thousands of times */
 	GEN_PTR,	/* mostly FUZZ_PTR_GOOD */
 	GEN_CMD,	/* an ioctl command number */
 	GEN_COUNT,	/* a few operations */
@@ -87,6 +88,8 @@ enum fuzz_gen {
 	GEN_MEMLOCK,
 	GEN_UID,
 	GEN_USEC,
+	GEN_THREAD,
+	GEN_RARE,	/* a switch that costs seconds: one in 100 */
 };
 
 struct fuzz_field {
@@ -155,6 +158,21 @@ static const struct fuzz_sym fuzz_vias[] = {
 	{ "pvm_read", FUZZ_VIA_PVM_READ }, { "pvm_write", FUZZ_VIA_PVM_WRITE },
 	{ "procmem_read", FUZZ_VIA_PROCMEM_READ }, { "procmem_write", FUZZ_VIA_PROCMEM_WRITE },
 	{ NULL, 0 } };
+static const struct fuzz_sym fuzz_attrs[] = {
+	{ "pool_pages", FUZZ_ATTR_POOL_PAGES }, { "pool_blocks", FUZZ_ATTR_POOL_BLOCKS },
+	{ "pages_in_use", FUZZ_ATTR_PAGES_IN_USE }, { "objects", FUZZ_ATTR_OBJECTS },
+	{ "alloc_failures", FUZZ_ATTR_ALLOC_FAILURES }, { "page_source", FUZZ_ATTR_PAGE_SOURCE },
+	{ "block_pages", FUZZ_ATTR_BLOCK_PAGES }, { "carvable_pages", FUZZ_ATTR_CARVABLE_PAGES },
+	{ "refused_blocks", FUZZ_ATTR_REFUSED_BLOCKS },
+	{ "pending_blocks", FUZZ_ATTR_PENDING_BLOCKS },
+	{ "user_max_pages", FUZZ_ATTR_USER_MAX_PAGES },
+	{ "crash_kernel_loaded", FUZZ_ATTR_CRASH_KERNEL_LOADED },
+	{ "param_user_max_percent", FUZZ_ATTR_PARAM_USER_MAX_PERCENT },
+	{ "param_page_source", FUZZ_ATTR_PARAM_PAGE_SOURCE },
+	{ "param_pool_mb", FUZZ_ATTR_PARAM_POOL_MB }, { NULL, 0 } };
+static const struct fuzz_sym fuzz_caps[] = {
+	{ "ipc_lock", FUZZ_CAP_IPC_LOCK }, { "sys_resource", FUZZ_CAP_SYS_RESOURCE },
+	{ "sys_admin", FUZZ_CAP_SYS_ADMIN }, { NULL, 0 } };
 
 #define F(n, p, g)		{ .name = n, .pos = p, .gen = g }
 #define FD(n, p, g)		{ .name = n, .pos = p, .gen = g, .decimal = 1 }
@@ -162,6 +180,8 @@ static const struct fuzz_sym fuzz_vias[] = {
 #define F_PTR			{ .name = "ptr", .pos = FUZZ_V_PTR, .gen = GEN_PTR, \
 				  .optional = 1, .syms = fuzz_ptrs }
 #define F_FAIL			{ .name = "fail", .pos = FUZZ_V_FAIL, .gen = GEN_FAIL, .optional = 1 }
+#define F_FAIL_DEEP		{ .name = "fail", .pos = FUZZ_V_FAIL, .gen = GEN_FAIL_DEEP, \
+				  .optional = 1, .decimal = 1 }
 
 /* Indexed by enum fuzz_kind. */
 static const struct fuzz_desc fuzz_descs[FUZZ_NKINDS] = {
@@ -182,9 +202,10 @@ static const struct fuzz_desc fuzz_descs[FUZZ_NKINDS] = {
 		F("offset", FUZZ_V_A, GEN_OFF), F("length", FUZZ_V_B, GEN_SIZE),
 		F("flags", FUZZ_V_C, GEN_ZERO), F("pad", FUZZ_V_D, GEN_ZERO), F_PTR, F_FAIL } },
 	[FUZZ_IOC_INFO] = { "ioctl", "INFO", { RES_FD }, 0, 3, { F_PTR, F_FAIL } },
-	[FUZZ_IOC_POOL_RESIZE] = { "ioctl", "POOL_RESIZE", { RES_FD }, 1, 1, {
+	/* Memory hotplug allocates all along: its failures are deep in the call. */
+	[FUZZ_IOC_POOL_RESIZE] = { "ioctl", "POOL_RESIZE", { RES_FD }, 1, 2, {
 		F("size", FUZZ_V_A, GEN_SIZE), F("flags", FUZZ_V_B, GEN_ZERO),
-		F("pad", FUZZ_V_C, GEN_ZERO), F_PTR, F_FAIL } },
+		F("pad", FUZZ_V_C, GEN_ZERO), F_PTR, F_FAIL_DEEP } },
 	[FUZZ_IOC_RAW] = { "ioctl", "RAW", { RES_FD }, 0, 2, {
 		F("cmd", FUZZ_V_A, GEN_CMD), F("fill", FUZZ_V_B, GEN_BYTE), F_PTR, F_FAIL } },
 	[FUZZ_MMAP] = { "mmap", NULL, { RES_MAP, RES_FD }, 0, 8, {
@@ -218,8 +239,17 @@ static const struct fuzz_desc fuzz_descs[FUZZ_NKINDS] = {
 		FD("user_max_percent", FUZZ_V_VALUE, GEN_PERCENT) } },
 	[FUZZ_RLIMIT] = { "rlimit", NULL, { RES_NONE }, 0, 1, {
 		F("memlock", FUZZ_V_VALUE, GEN_MEMLOCK) } },
-	[FUZZ_USER] = { "user", NULL, { RES_NONE }, 0, 0, { FD("uid", FUZZ_V_VALUE, GEN_UID) } },
+	[FUZZ_USER] = { "user", NULL, { RES_NONE }, 0, 1, { FD("uid", FUZZ_V_VALUE, GEN_UID) } },
 	[FUZZ_SLEEP] = { "sleep", NULL, { RES_NONE }, 0, 1, { FD("us", FUZZ_V_VALUE, GEN_USEC) } },
+	[FUZZ_SYSFS] = { "sysfs", NULL, { RES_NONE }, 0, 3, {
+		FS("attr", FUZZ_V_VALUE, GEN_SYM, fuzz_attrs) } },
+	[FUZZ_SIGNAL] = { "signal", NULL, { RES_NONE }, 0, 2, {
+		FD("thread", FUZZ_V_VALUE, GEN_THREAD) } },
+	[FUZZ_CAPS] = { "caps", NULL, { RES_NONE }, 0, 1, {
+		FS("drop", FUZZ_V_VALUE, GEN_BITS, fuzz_caps) } },
+	/* A freezer test; with empty=1 one that goes through, for seconds: rare. */
+	[FUZZ_HIBERNATE] = { "hibernate", NULL, { RES_NONE }, 1, 1, {
+		FD("empty", FUZZ_V_VALUE, GEN_RARE) } },
 };
 
 /* ---------------------------------------------------------------- printing */
@@ -519,6 +549,11 @@ static uint64_t fuzz_gen_value(const struct fuzz_field *fd)
 		return fuzz_gen_sym(fd->syms, 1);
 	case GEN_FAIL:
 		return fuzz_one_in(8) ? 1 + fuzz_below(8) : 0;
+	case GEN_FAIL_DEEP:
+		/* Log-uniform up to 16384: the first allocations and the late ones. */
+		if (!fuzz_one_in(3))
+			return 0;
+		return 1 + fuzz_rand() % (2ULL << fuzz_below(14));
 	case GEN_PTR:
 		return fuzz_one_in(6) ? 1 + fuzz_below(FUZZ_PTR_NKINDS - 1) : 0;
 	case GEN_CMD:
@@ -534,7 +569,12 @@ static uint64_t fuzz_gen_value(const struct fuzz_field *fd)
 	case GEN_MEMLOCK:
 		return memlocks[fuzz_below(sizeof(memlocks) / sizeof(memlocks[0]))];
 	case GEN_UID:
+		/* 2 shares the bucket of 65534 in the module's table of users. */
 		return fuzz_one_in(8) ? fuzz_below(4) : 65534;
+	case GEN_THREAD:
+		return fuzz_below(FUZZ_THREADS);
+	case GEN_RARE:
+		return fuzz_one_in(100);
 	default:
 		return fuzz_below(2000);
 	}
@@ -708,8 +748,7 @@ void fuzz_mutate(struct fuzz_prog *prog, const struct fuzz_prog *other, int allo
 			if (!other || !other->nops)
 				break;
 			for (i = fuzz_below(other->nops); i < other->nops && prog->nops < FUZZ_MAX_OPS; i++)
-				if (other->ops[i].kind != FUZZ_USER &&
-				    (allow_root_only || !fuzz_descs[other->ops[i].kind].root_only))
+				if (allow_root_only || !fuzz_descs[other->ops[i].kind].root_only)
 					prog->ops[prog->nops++] = other->ops[i];
 			break;
 		default:
@@ -718,10 +757,6 @@ void fuzz_mutate(struct fuzz_prog *prog, const struct fuzz_prog *other, int allo
 			break;
 		}
 	}
-	/* "user" only means something first. */
-	for (i = 1; i < prog->nops; i++)
-		if (prog->ops[i].kind == FUZZ_USER)
-			prog->ops[i].kind = FUZZ_SLEEP;
 	if (!prog->nops)
 		fuzz_generate(prog, allow_root_only);
 }

@@ -3,11 +3,12 @@
 #
 # Fuzz /dev/smem for SECONDS in the debug VM (KCOV, KASAN, lockdep...):
 #
-#   fuzz/kernel/run.sh SECONDS [--replay-only] [--save-corpus] [--seed S]
+#   fuzz/kernel/run.sh SECONDS [--replay-only] [--save-corpus] [--seed S] [--out DIR]
 #
 # Builds what is needed, boots tools/vm-run -k debug with smem-fuzz as
 # root (corpus fuzz/kernel/corpus replayed first, the module reloaded with
-# other parameters between batches), and collects in build/fuzz/kernel/:
+# other parameters between batches), and collects in build/fuzz/kernel/
+# (or DIR, so that two runs can go on at once):
 #   new/*.prog      programs that reached new blocks (--save-corpus copies
 #                   them into fuzz/kernel/corpus: review and trim first)
 #   unreached.txt   each block no program reached, as file:line
@@ -20,7 +21,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 usage() {
-	echo "usage: fuzz/kernel/run.sh SECONDS [--replay-only] [--save-corpus] [--seed S]" >&2
+	echo "usage: fuzz/kernel/run.sh SECONDS [--replay-only] [--save-corpus] [--seed S] [--out DIR]" >&2
 	exit 2
 }
 [ $# -ge 1 ] || usage
@@ -29,11 +30,13 @@ shift
 case "$seconds" in '' | *[!0-9]*) usage ;; esac
 fuzz_args=()
 save_corpus=0
+out=$top/build/fuzz/kernel
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--replay-only) fuzz_args+=(--replay-only); shift ;;
 	--save-corpus) save_corpus=1; shift ;;
-	--seed) fuzz_args+=(--seed "$2"); shift 2 ;;
+	--seed) [ $# -ge 2 ] || usage; fuzz_args+=(--seed "$2"); shift 2 ;;
+	--out) [ $# -ge 2 ] || usage; out=$(realpath -m "$2"); shift 2 ;;
 	*) usage ;;
 	esac
 done
@@ -44,17 +47,20 @@ mkdir -p "$top/build"
 flock "$top/build/.lock" make -s -C "$top" userspace module KVER="$krel" KDIR="$kdir/obj" >&2
 make -s -C "$top" -f fuzz/kernel/kernel.mk BUILD="$top/build" >&2
 
-out=$top/build/fuzz/kernel
 ko=$top/build/mod/$krel/smem.ko
-rm -rf "$out"
-mkdir -p "$out/new"
+# Only what an earlier run left: DIR may be any directory.
+mkdir -p "$out"
+rm -rf "$out/new" "$out"/crash-* "$out"/console.* "$out"/log.* "$out"/unreached.*
+mkdir "$out/new"
 
 # A reserved range for page_source=reserved (one of the reload parameters);
-# the $ is memmap='s, not the shell's.
+# the $ is memmap='s, not the shell's.  A crash kernel reservation, which
+# carving must stay above: at 64M, under the lowest block carving takes
+# anyway, so the pool's blocks are the same as without it.
 set +e
 # shellcheck disable=SC2016
 "$top/tools/vm-run" -k debug --no-build -t $((seconds + 900)) --log "$out/log.txt" \
-	-c 'memmap=64M$0x30000000' -a "$top/fuzz/kernel/corpus" -- \
+	-c 'memmap=64M$0x30000000 crashkernel=16M@64M' -a "$top/fuzz/kernel/corpus" -- \
 	smem-fuzz --seconds "$seconds" --corpus corpus --log /dev/ttyS2 --reload \
 	${fuzz_args[@]+"${fuzz_args[@]}"} 2>&1 | tee "$out/console.txt"
 vm_status=${PIPESTATUS[0]}
