@@ -148,7 +148,12 @@ struct fuzz_blocks *fuzz_blocks_load(const char *ko)
 		return NULL;
 	}
 	b = calloc(1, sizeof(*b));
-	b->offs = calloc(size / sizeof(Elf64_Rela) + 1, sizeof(*b->offs));
+	if (!b || !(b->offs = calloc(size / sizeof(Elf64_Rela) + 1, sizeof(*b->offs)))) {
+		fprintf(stderr, "smem-fuzz: no memory for the block table of %s\n", ko);
+		free(b);
+		free(img);
+		return NULL;
+	}
 	for (i = 0; i < eh->e_shnum; i++) {
 		const Elf64_Rela *r = (const void *)(img + sh[i].sh_offset);
 		const Elf64_Shdr *target = &sh[sh[i].sh_info];
@@ -187,6 +192,12 @@ struct fuzz_blocks *fuzz_blocks_load(const char *ko)
 	}
 	free(img);
 	b->hit = calloc(b->n + 1, 1);
+	if (!b->hit) {
+		fprintf(stderr, "smem-fuzz: no memory for the block table of %s\n", ko);
+		free(b->offs);
+		free(b);
+		return NULL;
+	}
 	return b;
 }
 

@@ -119,7 +119,9 @@ static char *fuzz_slurp(const char *path)
 	if (!f)
 		fuzz_die(path);
 	buf = malloc(1 << 16);
-	while (buf && (n = fread(buf + len, 1, (1 << 16) - 1 - len, f)) > 0)
+	if (!buf)
+		fuzz_die(path);
+	while ((n = fread(buf + len, 1, (1 << 16) - 1 - len, f)) > 0)
 		len += n;
 	if (f != stdin)
 		fclose(f);
@@ -737,6 +739,8 @@ int main(int argc, char **argv)
 	if (!fuzz.blocks)
 		return 2;
 	fuzz.corpus = calloc(FUZZ_MAX_CORPUS, sizeof(*fuzz.corpus));
+	if (!fuzz.corpus)
+		fuzz_die("the corpus");
 	fuzz.log_fd = log ? open(log, O_WRONLY | O_NOCTTY | O_CLOEXEC) : -1;
 	if (log && fuzz.log_fd < 0)
 		fuzz_die(log);
