@@ -305,9 +305,14 @@ static int smem_carve_one(void)
 		ret = offline_and_remove_memory(w.best, bs);
 		if (!ret)
 			break;
-		if (ret == -EINTR)
+		/*
+		 * Unmovable pages (-EBUSY) and holes or a wrong zone (-EINVAL)
+		 * are properties of the block: not again. Anything else (a
+		 * fatal signal, no memory for the bookkeeping) says nothing
+		 * about the block, so the next resize may try it again.
+		 */
+		if (ret != -EBUSY && ret != -EINVAL)
 			return ret;
-		/* Unmovable pages (-EBUSY), holes (-EINVAL): not again. */
 		if (xa_err(xa_store(&smem_carve.refused, w.best / bs, xa_mk_value(1),
 				    GFP_KERNEL)))
 			return -ENOMEM;
@@ -363,7 +368,9 @@ static int smem_carve_resize_locked(u64 size, u64 *pool_size)
  * @pool_size: bytes the pool holds afterwards, whatever the result
  *
  * Return: 0; -ENOSPC when no eligible block is left to grow; -EBUSY when
- * blocks in use keep the pool above @size; -EINTR on a signal; -ENOMEM.
+ * blocks in use keep the pool above @size; -EINTR on any signal, even
+ * while a block's pages migrate (offline_pages() stops on any signal);
+ * -ENOMEM.
  */
 int smem_carve_resize(u64 size, u64 *pool_size)
 {

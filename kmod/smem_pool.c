@@ -27,9 +27,14 @@
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
+
+#ifdef CONFIG_X86
+#include <asm/e820/api.h>
+#endif
 
 #include "smem.h"
 
@@ -491,6 +496,43 @@ bool smem_pool_outside_direct_map(void)
 	return smem_pool.outside_direct_map;
 }
 
+/* Where the reserved ranges seen so far, in address order, stop covering. */
+static int smem_reserved_cover_cb(struct resource *res, void *arg)
+{
+	u64 *covered_to = arg;
+
+	if (res->start > *covered_to)
+		return 1;	/* a gap: stop the walk */
+	*covered_to = max_t(u64, *covered_to, res->end + 1);
+	return 0;
+}
+
+/*
+ * RAM that memmap=SIZE$ADDR took from the kernel: reserved now, every page
+ * of it, where the firmware's own map (which memmap= does not change) said
+ * RAM and nothing else.  Not a hole that a hot-added device may claim
+ * later, not free MMIO such as the VGA window, not a range the firmware
+ * reserved for itself (QEMU's HyperTransport hole at 1012 GiB is one),
+ * none of which is memory to keep secrets in.  Other architectures need
+ * their own test (reserved-memory nodes): until then, none is accepted.
+ */
+static bool smem_range_reserved_ram(u64 start, u64 size)
+{
+#ifdef CONFIG_X86
+	u64 covered_to = start;
+
+	if (start < SZ_1M)
+		return false;
+	walk_iomem_res_desc(IORES_DESC_RESERVED, IORESOURCE_MEM, start, start + size - 1,
+			    &covered_to, smem_reserved_cover_cb);
+	return covered_to >= start + size &&
+	       e820__mapped_raw_any(start, start + size, E820_TYPE_RAM) &&
+	       !e820__mapped_raw_any(start, start + size, E820_TYPE_RESERVED);
+#else
+	return false;
+#endif
+}
+
 static int smem_pool_init_reserved(void)
 {
 	unsigned long long size, start;
@@ -512,6 +554,11 @@ static int smem_pool_init_reserved(void)
 	if (region_intersects(start, size, IORESOURCE_SYSTEM_RAM, IORES_DESC_NONE) !=
 	    REGION_DISJOINT) {
 		pr_err("reserved_range %s is System RAM, not a reserved range\n", reserved_range);
+		return -EINVAL;
+	}
+	if (!smem_range_reserved_ram(start, size)) {
+		pr_err("reserved_range %s is not RAM that memmap=SIZE$ADDR reserved, above 1M\n",
+		       reserved_range);
 		return -EINVAL;
 	}
 

@@ -26,6 +26,7 @@
  */
 #include <dirent.h>
 #include <poll.h>
+#include <sys/mount.h>
 
 #include "kmod_util.h"
 #include "kselftest_harness.h"
@@ -721,6 +722,104 @@ TEST_F_TIMEOUT(carve, pending_block_goes_back, 300)
 	ksft_print_msg("carve: the pending block went back after %.1f s\n", now_s() - t);
 	expect_given_back(_metadata, start, bs);
 	expect_pool_consistent(_metadata, 0);
+}
+
+/* ---------------------------------------------- allocations failing */
+
+#define DEBUGFS		"/sys/kernel/debug/"
+#define FAIL_NTH	"/proc/thread-self/fail-nth"
+/* More allocations than a carve of one block makes. */
+#define FAIL_NTH_MAX	65536
+
+static const char *const fault_knobs[][2] = {
+	/* GFP_KERNEL allocations fail too, and without a stack dump each. */
+	{ DEBUGFS "failslab/ignore-gfp-wait", "N" },
+	{ DEBUGFS "failslab/verbose", "0" },
+	{ DEBUGFS "fail_page_alloc/ignore-gfp-wait", "N" },
+	{ DEBUGFS "fail_page_alloc/verbose", "0" },
+};
+#define NR_FAULT_KNOBS	(sizeof(fault_knobs) / sizeof(fault_knobs[0]))
+
+/*
+ * Arm fail-nth for every allocation a resize makes, saving the knobs it
+ * changes into @saved.  False when the kernel has no fault injection.
+ */
+static bool fault_injection_setup(struct __test_metadata *_metadata,
+				  char saved[][16])
+{
+	if (access(FAIL_NTH, W_OK))
+		return false;
+	if (access(DEBUGFS "failslab", F_OK))
+		mount("debugfs", DEBUGFS, "debugfs", 0, NULL);
+	for (size_t i = 0; i < NR_FAULT_KNOBS; i++) {
+		ASSERT_EQ(0, read_text(fault_knobs[i][0], saved[i], 16))
+			TH_LOG("%s: CONFIG_FAILSLAB and CONFIG_FAIL_PAGE_ALLOC go with fail-nth",
+			       fault_knobs[i][0]);
+		ASSERT_EQ(0, write_text(fault_knobs[i][0], fault_knobs[i][1]));
+	}
+	return true;
+}
+
+static void fault_injection_restore(char saved[][16])
+{
+	for (size_t i = 0; i < NR_FAULT_KNOBS; i++)
+		write_text(fault_knobs[i][0], saved[i]);
+}
+
+/*
+ * Grow by one block with the nth allocation of the call failing, for n
+ * from 1 until the call makes fewer than n.  A failed allocation says
+ * nothing about the block: the resize fails with -ENOMEM or succeeds,
+ * and no block is ever refused for it (smem used to mark a block whose
+ * offlining failed for any reason as refused until the next unload).
+ */
+TEST_F_TIMEOUT(carve, failed_allocation_refuses_no_block, 900)
+{
+	unsigned long long bs = self->before.bs, grown = self->pool + bs;
+	int fd, nth_fd, tries = 0, failed = 0, n;
+	char saved[NR_FAULT_KNOBS][16], buf[24];
+	long left = 0;
+	__u64 got;
+
+	if (!fault_injection_setup(_metadata, saved))
+		SKIP(return, "no fail-nth: the kernel has no CONFIG_FAULT_INJECTION");
+	fd = smem_open();
+	ASSERT_LE(0, fd);
+	/* Opened before arming: opening allocates. */
+	nth_fd = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, nth_fd);
+	for (n = 1; n <= FAIL_NTH_MAX; n = n < 8 ? n + 1 : n * 3 / 2) {
+		int len = snprintf(buf, sizeof(buf), "%d", n), ret;
+
+		ASSERT_EQ(len, pwrite(nth_fd, buf, len, 0));
+		ret = smem_pool_resize_fd(fd, grown, &got);
+		memset(buf, 0, sizeof(buf));
+		/* What is left of the count: 0 once the failure was injected. */
+		ASSERT_LT(0, pread(nth_fd, buf, sizeof(buf) - 1, 0));
+		left = strtol(buf, NULL, 10);
+		ASSERT_EQ(1, pwrite(nth_fd, "0", 1, 0));
+
+		EXPECT_TRUE(ret == 0 || ret == -ENOMEM)
+			TH_LOG("allocation %d failing: %s", n, strerror(-ret));
+		EXPECT_EQ(self->refused, smem_counter("refused_blocks"))
+			TH_LOG("allocation %d failing refused a block (%s)", n, strerror(-ret));
+		expect_pool_consistent(_metadata, got);
+		tries++;
+		failed += ret != 0;
+		if (left)
+			break;
+		ASSERT_EQ(0, smem_pool_resize_fd(fd, self->pool, &got));
+		EXPECT_EQ(0, smem_counter("pending_blocks"));
+	}
+	close(nth_fd);
+	fault_injection_restore(saved);
+	/* The last call made fewer than n allocations: it had to succeed. */
+	EXPECT_NE(0, left) TH_LOG("a resize made more than %d allocations", FAIL_NTH_MAX);
+	EXPECT_EQ(grown, got);
+	EXPECT_EQ(0, smem_pool_resize_fd(fd, self->pool, &got));
+	close(fd);
+	ksft_print_msg("carve: %d resizes with one allocation failing, %d of them failed\n",
+		       tries - 1, failed);
 }
 
 TEST_HARNESS_MAIN

@@ -716,6 +716,20 @@ TEST_F(loads, reserved_range_of_ram_refused)
 }
 
 /*
+ * A reserved range is RAM that memmap=SIZE$ADDR reserved, nothing else:
+ * not the legacy VGA window (free in /proc/iomem, but MMIO below 1 MiB),
+ * not a hole no resource covers (a device hot-added later could claim
+ * it), not what the firmware reserved for itself (QEMU reserves the
+ * HyperTransport hole below 1 TiB on x86 guests).
+ */
+TEST_F(loads, reserved_range_not_reserved_refused)
+{
+	expect_load_refused(_metadata, "page_source=reserved reserved_range=64K@0xa0000");
+	expect_load_refused(_metadata, "page_source=reserved reserved_range=4K@0x8000000000");
+	expect_load_refused(_metadata, "page_source=reserved reserved_range=4K@0xfd00000000");
+}
+
+/*
  * With a range reserved at boot (vm-run -c 'memmap=64M$0x30000000'), the
  * pool is that range: every page of it can be handed out, none more, and
  * the pages are outside the direct map.

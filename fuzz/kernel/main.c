@@ -75,9 +75,9 @@ static const char *const fuzz_splats[] = {
 /*
  * Module parameters that --reload cycles through; "" is the default.
  * The reserved ranges besides run.sh's memmap= one are mistakes an
- * administrator can make: the IOAPIC's registers (busy: refused), and the
- * legacy VGA window (not RAM, but in the direct map: accepted, without
- * SMEM_FEAT_NO_DIRECT_MAP).
+ * administrator can make, all refused: the IOAPIC's registers (busy), the
+ * legacy VGA window (free MMIO, not reserved memory), RAM, and the range
+ * QEMU's firmware reserves below 1 TiB (reserved, but never RAM).
  */
 static const char *const fuzz_module_params[] = {
 	"", "pool_mb=0", "page_source=fallback allow_fallback=1",
@@ -87,6 +87,7 @@ static const char *const fuzz_module_params[] = {
 	"page_source=reserved", "page_source=reserved reserved_range=16M@0x1000000",
 	"page_source=reserved reserved_range=1x", "page_source=bogus", "pool_mb=256",
 	"page_source=reserved reserved_range=4097@0x30000000",
+	"page_source=reserved reserved_range=4K@0xfd00000000",
 };
 #define FUZZ_NPARAMS	(sizeof(fuzz_module_params) / sizeof(fuzz_module_params[0]))
 

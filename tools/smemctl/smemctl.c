@@ -1244,7 +1244,7 @@ static int cmd_pool(int argc, char **argv)
 	close(fd);
 	after = r.pool_size;
 
-	if (!err || err == ENOSPC || err == EBUSY || err == EINTR) {
+	if (!err || err == ENOSPC || err == EBUSY || err == EINTR || err == ENOMEM) {
 		printf("pool: %" PRIu64 " MiB -> %" PRIu64 " MiB", before >> 20, after >> 20);
 		if (block)
 			printf(" (%" PRIu64 " block%s of %" PRIu64 " MiB)", after / block,
@@ -1270,6 +1270,10 @@ static int cmd_pool(int argc, char **argv)
 	case EINTR:
 		msg("%s: stopped: interrupted by a signal", cmd);
 		return EXIT_INTERRUPTED;
+	case ENOMEM:
+		msg("%s: stopped: the kernel ran out of memory while taking a block out;"
+		    " the block stays eligible", cmd);
+		return EXIT_FAIL;
 	case EOPNOTSUPP:
 		msg("%s: the page source is not carveout but %s: only a carved pool can be resized",
 		    cmd, source_name(q.page_source));

@@ -206,7 +206,12 @@ struct smem_object_info {
  * before; -ENOSPC when no eligible block is left before @size is reached.
  * Shrinking gives empty blocks back to the kernel, which onlines them
  * according to its own policy; -EBUSY when blocks in use keep the pool
- * above @size.  -EINTR when a signal stops the call between two blocks.
+ * above @size.  Taking a block out waits until every page on it has
+ * migrated elsewhere, which can take minutes on a busy machine; any
+ * signal stops the call with -EINTR (while it waits for another resize,
+ * between two blocks, or during a block's migration, which then stays in
+ * the kernel and may be tried again).  -ENOMEM when the kernel runs out
+ * of memory on the way (again, the block may be tried again).
  * -EOPNOTSUPP unless the page source is carveout.
  */
 struct smem_pool_resize {
