@@ -4,6 +4,7 @@
 # Fuzz /dev/smem for SECONDS in the debug VM (KCOV, KASAN, lockdep...):
 #
 #   fuzz/kernel/run.sh SECONDS [--replay-only] [--save-corpus] [--seed S] [--out DIR]
+#                      [--mem SIZE]
 #
 # Builds what is needed, boots tools/vm-run -k debug with smem-fuzz as
 # root (corpus fuzz/kernel/corpus replayed first, the module reloaded with
@@ -21,7 +22,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 usage() {
-	echo "usage: fuzz/kernel/run.sh SECONDS [--replay-only] [--save-corpus] [--seed S] [--out DIR]" >&2
+	echo "usage: fuzz/kernel/run.sh SECONDS [--replay-only] [--save-corpus] [--seed S] [--out DIR] [--mem SIZE]" >&2
 	exit 2
 }
 [ $# -ge 1 ] || usage
@@ -31,12 +32,16 @@ case "$seconds" in '' | *[!0-9]*) usage ;; esac
 fuzz_args=()
 save_corpus=0
 out=$top/build/fuzz/kernel
+# The guest's memory: 1G by default; 4G and more maps most of it with
+# 1 GiB direct-map pages, which carving must step around.
+mem=1G
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--replay-only) fuzz_args+=(--replay-only); shift ;;
 	--save-corpus) save_corpus=1; shift ;;
 	--seed) [ $# -ge 2 ] || usage; fuzz_args+=(--seed "$2"); shift 2 ;;
 	--out) [ $# -ge 2 ] || usage; out=$(realpath -m "$2"); shift 2 ;;
+	--mem) [ $# -ge 2 ] || usage; mem=$2; shift 2 ;;
 	*) usage ;;
 	esac
 done
@@ -59,7 +64,7 @@ mkdir "$out/new"
 # anyway, so the pool's blocks are the same as without it.
 set +e
 # shellcheck disable=SC2016
-"$top/tools/vm-run" -k debug --no-build -t $((seconds + 900)) --log "$out/log.txt" \
+"$top/tools/vm-run" -k debug --no-build -m "$mem" -t $((seconds + 900)) --log "$out/log.txt" \
 	-c 'memmap=64M$0x30000000 crashkernel=16M@64M' -a "$top/fuzz/kernel/corpus" -- \
 	smem-fuzz --seconds "$seconds" --corpus corpus --log /dev/ttyS2 --reload \
 	${fuzz_args[@]+"${fuzz_args[@]}"} 2>&1 | tee "$out/console.txt"
