@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * share_sealed: hand a secret to another process as a sealed, read-only
- * copy.  Needs the kmod backend (the smem module, /dev/smem).
+ * copy.  Needs the kmod backend (the smemdev module, /dev/smem).
  *
  * The parent exports its secret: smem_secret_export_fd() copies it into a
  * new /dev/smem object, read-only and sealed.  It sends the descriptor
@@ -98,7 +98,7 @@ static int parent(int sock, pid_t child_pid)
 	if (!fd)
 		fd = smem_secret_export_fd(secret);
 	if (fd < 0) {
-		fprintf(stderr, "parent: %s (export needs the smem module)\n", strerror(-fd));
+		fprintf(stderr, "parent: %s (export needs the smemdev module)\n", strerror(-fd));
 		return 1;
 	}
 	smem_secret_read(secret, fingerprint_fn, &h);

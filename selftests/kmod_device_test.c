@@ -19,7 +19,7 @@
 
 TEST(module_loaded)
 {
-	ASSERT_TRUE(is_module_loaded("smem")) TH_LOG("smem is not in /proc/modules");
+	ASSERT_TRUE(is_module_loaded(SMEM_MODULE)) TH_LOG(SMEM_MODULE " is not in /proc/modules");
 }
 
 TEST(device_node)

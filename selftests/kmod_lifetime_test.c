@@ -15,9 +15,9 @@
 /* smem's "in use" answer to delete_module(2): EWOULDBLOCK, or EBUSY. */
 static bool unload_refused(void)
 {
-	int ret = unload_module("smem");
+	int ret = unload_module(SMEM_MODULE);
 
-	return (ret == -EWOULDBLOCK || ret == -EBUSY) && is_module_loaded("smem");
+	return (ret == -EWOULDBLOCK || ret == -EBUSY) && is_module_loaded(SMEM_MODULE);
 }
 
 /* -------------------------------------------------- pages and objects */
@@ -147,7 +147,7 @@ TEST_F(module, rmmod_refused_while_mapped)
 	munmap(p, size);
 	/* The last reference gone, nothing holds the module any more. */
 	EXPECT_EQ(0, smem_reload(NULL));
-	EXPECT_FALSE(is_module_loaded("smem"));
+	EXPECT_FALSE(is_module_loaded(SMEM_MODULE));
 	EXPECT_EQ(0, smem_reload_default());
 }
 

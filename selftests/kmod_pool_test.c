@@ -259,7 +259,7 @@ static void expect_given_back(struct __test_metadata *_metadata, uint64_t phys, 
 	};								\
 	FIXTURE_SETUP(name)						\
 	{								\
-		ASSERT_EQ(0, smem_reload(params)) TH_LOG("modprobe smem %s", params); \
+		ASSERT_EQ(0, smem_reload(params)) TH_LOG("modprobe " SMEM_MODULE " %s", params); \
 		ASSERT_EQ(0, smem_query(&self->q));			\
 		self->bs = self->q.block_pages * self->q.page_size;	\
 	}								\
@@ -634,7 +634,7 @@ TEST_F(loads, pool_mb_whole_blocks)
 	ASSERT_EQ(0, stat(SMEM_PARAMS "pool_mb", &st));
 	EXPECT_EQ(0444, st.st_mode & 0777);
 	snprintf(params, sizeof(params), "pool_mb=%llu", (unsigned long long)(2 * bs) >> 20);
-	ASSERT_EQ(0, smem_reload(params)) TH_LOG("modprobe smem %s", params);
+	ASSERT_EQ(0, smem_reload(params)) TH_LOG("modprobe " SMEM_MODULE " %s", params);
 	expect_pool_blocks(_metadata, bs, 2);
 }
 
@@ -671,8 +671,8 @@ TEST_F(fallback, reported)
 /* A load that must fail: modprobe fails and no module stays. */
 static void expect_load_refused(struct __test_metadata *_metadata, const char *params)
 {
-	EXPECT_EQ(-ENOEXEC, smem_reload(params)) TH_LOG("modprobe smem %s", params);
-	EXPECT_FALSE(is_module_loaded("smem")) TH_LOG("modprobe smem %s", params);
+	EXPECT_EQ(-ENOEXEC, smem_reload(params)) TH_LOG("modprobe " SMEM_MODULE " %s", params);
+	EXPECT_FALSE(is_module_loaded(SMEM_MODULE)) TH_LOG("modprobe " SMEM_MODULE " %s", params);
 }
 
 TEST_F(loads, bad_sources_refused)
@@ -716,6 +716,38 @@ TEST_F(loads, reserved_range_of_ram_refused)
 }
 
 /*
+ * The module was called smem before 0.1.0: on x86 "modprobe smem" (and a
+ * "smem" line in modules-load.d) still loads it, with its options.
+ * "options smem" lines do not apply (modprobe matches options by module
+ * name): smemctl status warns about them (smemctl_test.sh).
+ */
+TEST_F(loads, old_name_loads_the_module)
+{
+#ifdef __x86_64__
+	static const char conf[] = "/etc/modprobe.d/smem-old-name-test.conf";
+	char val[32];
+	FILE *f;
+	int ret;
+
+	ASSERT_EQ(0, smem_reload(NULL));
+	ASSERT_EQ(0, system("mkdir -p /etc/modprobe.d"));
+	f = fopen(conf, "w");
+	ASSERT_NE(NULL, f);
+	fputs("options " SMEM_MODULE " user_max_percent=37\n", f);
+	ASSERT_EQ(0, fclose(f));
+	ret = system("modprobe smem");
+	unlink(conf);
+	ASSERT_EQ(0, ret) TH_LOG("modprobe smem: the alias of " SMEM_MODULE);
+	EXPECT_TRUE(is_module_loaded(SMEM_MODULE));
+	EXPECT_FALSE(is_module_loaded("smem"));
+	ASSERT_EQ(0, smem_param_get("user_max_percent", val, sizeof(val)));
+	EXPECT_STREQ("37", val) TH_LOG("options " SMEM_MODULE " did not apply");
+#else
+	SKIP(return, "the old name is an alias on x86 only");
+#endif
+}
+
+/*
  * A reserved range is RAM that memmap=SIZE$ADDR reserved, nothing else:
  * not the legacy VGA window (free in /proc/iomem, but MMIO below 1 MiB),
  * not a hole no resource covers (a device hot-added later could claim
@@ -750,7 +782,7 @@ TEST_F(loads, reserved_source)
 	snprintf(params, sizeof(params), "page_source=reserved reserved_range=%.*s",
 		 (int)strcspn(m + 7, " "), m + 7);
 	*strchr(params, '$') = '@';
-	ASSERT_EQ(0, smem_reload(params)) TH_LOG("modprobe smem %s", params);
+	ASSERT_EQ(0, smem_reload(params)) TH_LOG("modprobe " SMEM_MODULE " %s", params);
 	ASSERT_EQ(0, smem_query(&q));
 	EXPECT_EQ(SMEM_SOURCE_RESERVED, q.page_source);
 	EXPECT_TRUE(q.features & SMEM_FEAT_NO_DIRECT_MAP);
@@ -775,7 +807,7 @@ TEST_F(loads, reserved_source)
 	EXPECT_EQ(0, smem_counter("pages_in_use"));
 	/* Claimed in /proc/iomem while loaded, released at unload: it loads again. */
 	EXPECT_LE(1, iomem_count("smem", 0, ~0ULL));
-	ASSERT_EQ(0, smem_reload(params)) TH_LOG("second modprobe smem %s", params);
+	ASSERT_EQ(0, smem_reload(params)) TH_LOG("second modprobe " SMEM_MODULE " %s", params);
 	fd = smem_new(q.pool_pages * pagesz());
 	ASSERT_LE(0, fd);
 	EXPECT_TRUE(object_is_zero(fd, q.pool_pages));

@@ -42,9 +42,11 @@
 #include "module/smem_dmtest.h"
 #include "test_util.h"
 
+/* The module: /dev/smem's driver (smem.ko is Qualcomm's, on arm64). */
+#define SMEM_MODULE		"smemdev"
 #define SMEM_DEV		"/dev/smem"
 #define SMEM_SYSFS		"/sys/class/misc/smem/"
-#define SMEM_PARAMS		"/sys/module/smem/parameters/"
+#define SMEM_PARAMS		"/sys/module/smemdev/parameters/"
 #define SMEM_SELFTEST_DIR	"/usr/lib/smem/selftests/"
 
 static inline size_t pagesz(void)
@@ -344,9 +346,9 @@ static inline void drop_device_refs(const char *dev)
 }
 
 /*
- * Unload smem if it is loaded (after dropping this process's references,
+ * Unload smemdev if it is loaded (after dropping this process's references,
  * and retrying for a few seconds, as the last reference of an exiting
- * process may still be on its way), then "modprobe smem @params" unless
+ * process may still be on its way), then "modprobe smemdev @params" unless
  * @params is NULL.  0 on success, -errno of the unload, or -ENOEXEC when
  * modprobe failed.
  */
@@ -357,17 +359,17 @@ static inline int smem_reload(const char *params)
 
 	drop_device_refs(SMEM_DEV);
 
-	for (int i = 0; i < 100 && is_module_loaded("smem"); i++) {
-		ret = unload_module("smem");
+	for (int i = 0; i < 100 && is_module_loaded(SMEM_MODULE); i++) {
+		ret = unload_module(SMEM_MODULE);
 		if (!ret || ret == -ENOENT)
 			break;
 		sleep_ms(50);
 	}
-	if (is_module_loaded("smem"))
+	if (is_module_loaded(SMEM_MODULE))
 		return ret ? ret : -EBUSY;
 	if (!params)
 		return 0;
-	snprintf(cmd, sizeof(cmd), "modprobe smem %s", params);
+	snprintf(cmd, sizeof(cmd), "modprobe " SMEM_MODULE " %s", params);
 	return system(cmd) == 0 ? 0 : -ENOEXEC;
 }
 

@@ -8,7 +8,7 @@
 # from FIRST (default 1), the findings as "# " lines under a failing one;
 # exits non-zero on any finding, or when an analyzer could not run.
 #
-#   sparse      make C=2 CHECK=sparse on smem.ko and the suite's test module,
+#   sparse      make C=2 CHECK=sparse on smemdev.ko and the suite's test module,
 #               for the 6.12 and 6.1 headers: no warning on smem's files
 #   cocci       the kernel's scripts/coccinelle/**/*.cocci (from Debian's
 #               linux-source-6.12, extracted into build/coccinelle, never
@@ -88,13 +88,15 @@ make_var() {
 		"print-$name" "$@" | sed 's/ -Werror\b//g'
 }
 
-# Userspace sources by target, and each target's compiler flags.
+# Userspace sources by target, and each target's compiler flags.  smem.h
+# includes smem_version.h, which the build makes from VERSION.
 userspace_targets() {
 	local cflags warn tool
+	make -s "$(make_var VERSION_H)" >&2
 	cflags=$(make_var CFLAGS) warn=$(make_var WARN) tool=$(make_var TOOL_CFLAGS)
 	echo "libsmem|$(make_var LIB_CFLAGS)|$(echo libsmem/*.c)"
-	echo "smemctl|$tool -DSMEM_VERSION=\"$(cat VERSION)\" $(pkg-config --cflags libkmod)|tools/smemctl/smemctl.c"
-	echo "examples|$cflags $warn -std=gnu11 -Iinclude $(pkg-config --cflags libsodium)|$(echo examples/*.c)"
+	echo "smemctl|$tool $(pkg-config --cflags libkmod)|tools/smemctl/smemctl.c"
+	echo "examples|$cflags $warn -std=gnu11 $(make_var SMEM_H_INC) $(pkg-config --cflags libsodium)|$(echo examples/*.c)"
 	echo "demo|$tool $(pkg-config --cflags libsodium)|$(echo demo/*.c)"
 	echo "bench|$tool|$(echo bench/*.c)"
 	echo "selftests/vm|$cflags $warn -std=gnu11 -D_GNU_SOURCE -Iinclude/uapi|$(echo selftests/vm/*.c)"

@@ -12,7 +12,8 @@ BASE_PKGS="build-essential pkg-config bc bison flex libelf-dev libssl-dev
 	libsodium-dev liburing-dev linux-source-6.12 gdb python3 e2fsprogs
 	man-db groff-base kexec-tools
 	clang-14 libclang-rt-14-dev llvm-14 clang-tools-14 sparse coccinelle
-	ocaml-nox cppcheck"
+	ocaml-nox cppcheck
+	debhelper dh-dkms fakeroot lintian rpm rpmlint"
 
 missing() {
 	for p in "$@"; do

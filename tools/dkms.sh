@@ -1,11 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# dkms.sh install [KVER...]   copy the module's sources to /usr/src/smem-VERSION
+# dkms.sh install [KVER...]   copy the module's sources to /usr/src/smemdev-VERSION
 #                             and have DKMS add, build and install it for each
 #                             kernel (default: every kernel with headers)
-# dkms.sh remove              undo it: every version of smem leaves DKMS, its
-#                             modules leave /lib/modules, /usr/src/smem-* goes
+# dkms.sh remove              undo it: every version of smemdev leaves DKMS, its
+#                             modules leave /lib/modules, /usr/src/smemdev-* goes
 #
 # Behind `make dkms-install` and `make dkms-remove`.  Idempotent: install
 # does nothing for a kernel that already has this very source built and
@@ -17,7 +17,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 version=$(cat "$top/VERSION")
-src=/usr/src/smem-$version
+src=/usr/src/smemdev-$version
 
 die() {
 	echo "dkms.sh: $*" >&2
@@ -31,7 +31,7 @@ command -v dkms >/dev/null || die "dkms is not installed (apt-get install dkms; 
 # warnings and varies across releases).
 dkms_versions() {
 	local d
-	for d in /var/lib/dkms/smem/*/; do
+	for d in /var/lib/dkms/smemdev/*/; do
 		[ -d "$d" ] && [ ! -L "${d%/}" ] && basename "$d"
 	done
 	return 0
@@ -39,8 +39,8 @@ dkms_versions() {
 
 # Whether DKMS has smem $version installed for kernel $1, from this source.
 installed_for() {
-	[ "$(dkms status -m smem -v "$version" -k "$1" 2>/dev/null)" != "" ] &&
-		dkms status -m smem -v "$version" -k "$1" 2>/dev/null | grep -q ': installed'
+	[ "$(dkms status -m smemdev -v "$version" -k "$1" 2>/dev/null)" != "" ] &&
+		dkms status -m smemdev -v "$version" -k "$1" 2>/dev/null | grep -q ': installed'
 }
 
 stage_source() {
@@ -61,8 +61,8 @@ quiet() {
 }
 
 remove_version() {
-	echo "dkms.sh: removing smem/$1 from DKMS"
-	quiet dkms remove "smem/$1" --all || die "dkms remove smem/$1 failed"
+	echo "dkms.sh: removing smemdev/$1 from DKMS"
+	quiet dkms remove "smemdev/$1" --all || die "dkms remove smemdev/$1 failed"
 }
 
 install() {
@@ -75,7 +75,7 @@ install() {
 	fi
 	[ ${#kernels[@]} -gt 0 ] || die "no kernel headers under /lib/modules/*/build (install linux-headers-\$(uname -r))"
 
-	# Other versions of smem would install the same smem.ko: they go.
+	# Other versions of smem would install the same smemdev.ko: they go.
 	for v in $(dkms_versions); do
 		[ "$v" = "$version" ] || remove_version "$v"
 	done
@@ -87,30 +87,30 @@ install() {
 		rebuild=1
 	fi
 	if [ $rebuild = 1 ]; then
-		[ -d "/var/lib/dkms/smem/$version" ] && remove_version "$version"
+		[ -d "/var/lib/dkms/smemdev/$version" ] && remove_version "$version"
 		rm -rf "$src"
 		mkdir -p "$src"
 		cp -a "$stage/." "$src/"
 		echo "dkms.sh: sources copied to $src"
 	fi
-	if [ ! -d "/var/lib/dkms/smem/$version" ]; then
-		quiet dkms add "smem/$version" || die "dkms add smem/$version failed"
+	if [ ! -d "/var/lib/dkms/smemdev/$version" ]; then
+		quiet dkms add "smemdev/$version" || die "dkms add smemdev/$version failed"
 	fi
 	for k in "${kernels[@]}"; do
 		if installed_for "$k"; then
-			echo "dkms.sh: smem/$version is already installed for $k"
+			echo "dkms.sh: smemdev/$version is already installed for $k"
 			continue
 		fi
-		echo "dkms.sh: building smem/$version for $k"
-		dkms build "smem/$version" -k "$k" || {
+		echo "dkms.sh: building smemdev/$version for $k"
+		dkms build "smemdev/$version" -k "$k" || {
 			# 77: outside BUILD_EXCLUSIVE_KERNEL/_ARCH of dkms.conf.
-			[ $? = 77 ] || die "dkms build for $k failed (log: /var/lib/dkms/smem/$version/build/make.log)"
+			[ $? = 77 ] || die "dkms build for $k failed (log: /var/lib/dkms/smemdev/$version/build/make.log)"
 			echo "dkms.sh: skipped $k: dkms.conf does not support it"
 			continue
 		}
-		quiet dkms install "smem/$version" -k "$k" --force ||
+		quiet dkms install "smemdev/$version" -k "$k" --force ||
 			die "dkms install for $k failed"
-		echo "dkms.sh: installed $(modinfo -k "$k" -F filename smem)"
+		echo "dkms.sh: installed $(modinfo -k "$k" -F filename smemdev)"
 	done
 }
 
@@ -120,14 +120,14 @@ remove() {
 		remove_version "$v"
 		found=1
 	done
-	rm -rf /var/lib/dkms/smem
-	for v in /usr/src/smem-*; do
+	rm -rf /var/lib/dkms/smemdev
+	for v in /usr/src/smemdev-*; do
 		[ -e "$v" ] || continue
 		rm -rf "$v"
 		echo "dkms.sh: removed $v"
 		found=1
 	done
-	[ $found = 1 ] || echo "dkms.sh: smem is not installed with DKMS"
+	[ $found = 1 ] || echo "dkms.sh: smemdev is not installed with DKMS"
 }
 
 case "${1:-}" in

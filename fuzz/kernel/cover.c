@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * smem-fuzz: coverage of smem.ko, from KCOV.
+ * smem-fuzz: coverage of smemdev.ko, from KCOV.
  *
  * The blocks: Kbuild instruments only the module (KCOV_INSTRUMENT := y,
  * not KCOV_INSTRUMENT_ALL), so each basic block of it calls
@@ -8,7 +8,7 @@
  * that symbol in the .ko.  The PC that KCOV records is the call's return
  * address: the section's base + r_offset + 4 (the 4-byte displacement of
  * the call ends the instruction).  A block is (section, that offset).
- * The bases of a loaded module are in /sys/module/smem/sections/.
+ * The bases of a loaded module are in /sys/module/smemdev/sections/.
  *
  * Since nothing else is instrumented, every PC of a trace is the
  * module's; one that matches no block would mean the table is wrong, and
@@ -246,7 +246,7 @@ int fuzz_blocks_rebase(struct fuzz_blocks *b)
 		char path[96], buf[32] = "";
 		int fd;
 
-		snprintf(path, sizeof(path), "/sys/module/smem/sections/%s", b->sec[s].name);
+		snprintf(path, sizeof(path), "/sys/module/smemdev/sections/%s", b->sec[s].name);
 		fd = open(path, O_RDONLY);
 		b->sec[s].base = 0;
 		if (fd < 0)

@@ -806,7 +806,7 @@ static long fuzz_write_param(const char *name, uint64_t value)
 {
 	char path[96], buf[24];
 
-	snprintf(path, sizeof(path), "/sys/module/smem/parameters/%s", name);
+	snprintf(path, sizeof(path), "/sys/module/smemdev/parameters/%s", name);
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)value);
 	return fuzz_write_text(path, buf);
 }
@@ -827,9 +827,9 @@ static long fuzz_do_sysfs(uint64_t attr)
 		[FUZZ_ATTR_PENDING_BLOCKS] = "/sys/class/misc/smem/pending_blocks",
 		[FUZZ_ATTR_USER_MAX_PAGES] = "/sys/class/misc/smem/user_max_pages",
 		[FUZZ_ATTR_CRASH_KERNEL_LOADED] = "/sys/class/misc/smem/crash_kernel_loaded",
-		[FUZZ_ATTR_PARAM_USER_MAX_PERCENT] = "/sys/module/smem/parameters/user_max_percent",
-		[FUZZ_ATTR_PARAM_PAGE_SOURCE] = "/sys/module/smem/parameters/page_source",
-		[FUZZ_ATTR_PARAM_POOL_MB] = "/sys/module/smem/parameters/pool_mb",
+		[FUZZ_ATTR_PARAM_USER_MAX_PERCENT] = "/sys/module/smemdev/parameters/user_max_percent",
+		[FUZZ_ATTR_PARAM_PAGE_SOURCE] = "/sys/module/smemdev/parameters/page_source",
+		[FUZZ_ATTR_PARAM_POOL_MB] = "/sys/module/smemdev/parameters/pool_mb",
 	};
 	char buf[64];
 

@@ -370,7 +370,7 @@ static int fuzz_unload(void)
 
 	fuzz_kcov_reset();
 	fuzz_kcov_self(1);
-	r = syscall(__NR_delete_module, "smem", O_NONBLOCK);
+	r = syscall(__NR_delete_module, "smemdev", O_NONBLOCK);
 	fuzz_kcov_self(0);
 	/* Still loaded: its bases are the ones we know. */
 	fuzz_kcov_collect(fuzz.blocks);
@@ -640,7 +640,7 @@ static const char *fuzz_default_ko(void)
 	struct utsname u;
 
 	uname(&u);
-	snprintf(path, sizeof(path), "/lib/modules/%s/extra/smem.ko", u.release);
+	snprintf(path, sizeof(path), "/lib/modules/%s/extra/smemdev.ko", u.release);
 	return path;
 }
 

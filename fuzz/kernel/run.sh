@@ -16,7 +16,7 @@
 #   console.txt     the guest's console; log.txt the programs as they ran
 #   crash-*.prog, crash-*.c  a failing program and its C reproducer
 # The last line is
-#   fuzz-kernel: N programs, P% of smem.ko blocks (R/T), C crashes
+#   fuzz-kernel: N programs, P% of smemdev.ko blocks (R/T), C crashes
 # and the status is non-zero on a crash or when the guest failed.
 set -euo pipefail
 
@@ -52,7 +52,7 @@ mkdir -p "$top/build"
 flock "$top/build/.lock" make -s -C "$top" userspace module KVER="$krel" KDIR="$kdir/obj" >&2
 make -s -C "$top" -f fuzz/kernel/kernel.mk BUILD="$top/build" >&2
 
-ko=$top/build/mod/$krel/smem.ko
+ko=$top/build/mod/$krel/smemdev.ko
 # Only what an earlier run left: DIR may be any directory.
 mkdir -p "$out"
 rm -rf "$out/new" "$out"/crash-* "$out"/console.* "$out"/log.* "$out"/unreached.*
@@ -160,5 +160,5 @@ rc=0
 [ "$crashes" = 0 ] || rc=1
 [ "$vm_status" = 0 ] || rc=1
 [ $rc = 0 ] || echo "fuzz-kernel: failed (guest status $vm_status); see ${out#"$top"/}/console.txt"
-echo "fuzz-kernel: $programs programs, $pct% of smem.ko blocks ($reached/$total), $crashes crashes"
+echo "fuzz-kernel: $programs programs, $pct% of smemdev.ko blocks ($reached/$total), $crashes crashes"
 exit $rc

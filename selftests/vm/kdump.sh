@@ -150,7 +150,7 @@ if [ "$diag" != --no-diag ]; then
 		run "$name" "" "
 			$how $load
 			echo kdump-crash-hotplug=\$(cat /sys/devices/system/memory/crash_hotplug 2>/dev/null || echo none)
-			modprobe smem
+			modprobe smemdev
 			echo kdump-warned-at-load=\$($warned)
 			$hold" --no-module
 		echo "# (d) $kernel, no post-notifiers, '$how' before smem was loaded:" \

@@ -52,7 +52,9 @@
 
 #define DEVICE		"/dev/smem"
 #define SYSFS_DEV	"/sys/class/misc/smem/"
-#define SYSFS_MOD	"/sys/module/smem/"
+/* /dev/smem's driver: not smem.ko, which is Qualcomm's on arm64. */
+#define MODULE_NAME	"smemdev"
+#define SYSFS_MOD	"/sys/module/" MODULE_NAME "/"
 #define MOK_PUB		"/var/lib/dkms/mok.pub"
 
 /* Documented in smemctl(8); never renumber. */
@@ -62,7 +64,7 @@ enum exit_code {
 	EXIT_USAGE = 2,		/* bad command, option, parameter or size */
 	EXIT_NOT_LOADED = 3,	/* status, pool: the module is not loaded */
 	EXIT_NOT_ROOT = 4,	/* load, unload, pool: not allowed */
-	EXIT_NO_MODULE = 5,	/* load: no smem.ko for the running kernel */
+	EXIT_NO_MODULE = 5,	/* load: no smemdev.ko for the running kernel */
 	EXIT_REFUSED = 6,	/* load: signature refused (Secure Boot, lockdown) */
 	EXIT_BUSY = 7,		/* unload: secrets still in use; pool: blocks in use */
 	EXIT_CONFLICT = 8,	/* load with parameters while loaded */
@@ -304,13 +306,13 @@ static struct kmod_ctx *kmod_open(void)
 	return ctx;
 }
 
-/* smem.ko for the running kernel (modules.dep), or NULL when there is none. */
+/* smemdev.ko for the running kernel (modules.dep), or NULL when there is none. */
 static struct kmod_module *find_module(struct kmod_ctx *ctx)
 {
 	struct kmod_list *list = NULL;
 	struct kmod_module *mod = NULL;
 
-	if (kmod_module_new_from_lookup(ctx, "smem", &list) < 0 || !list)
+	if (kmod_module_new_from_lookup(ctx, MODULE_NAME, &list) < 0 || !list)
 		return NULL;
 	mod = kmod_module_ref(kmod_module_get_module(list));
 	kmod_module_unref_list(list);
@@ -374,11 +376,11 @@ static bool module_loaded(void)
 	return read_line(SYSFS_MOD "initstate", state, sizeof(state)) && !strcmp(state, "live");
 }
 
-/* The other kernels DKMS or make module put a smem.ko in, for the messages. */
+/* The other kernels DKMS or make module put a smemdev.ko in, for the messages. */
 static void other_kernels(char *buf, size_t len, const char *running)
 {
 	static const char *const subdirs[] = { "updates/dkms", "extra", "updates" };
-	static const char *const names[] = { "smem.ko", "smem.ko.xz", "smem.ko.zst", "smem.ko.gz" };
+	static const char *const names[] = { "smemdev.ko", "smemdev.ko.xz", "smemdev.ko.zst", "smemdev.ko.gz" };
 	DIR *dir = opendir("/lib/modules");
 	struct dirent *e;
 	char path[512];
@@ -469,6 +471,7 @@ struct status {
 	/* crash dumps: 1 yes, 0 no, -1 not known */
 	int crash_kernel;
 	int post_notifiers;
+	bool old_name_options;	/* "options smem" lines in modprobe.d */
 	/* library */
 	int info_err;
 	struct smem_info info;
@@ -579,6 +582,22 @@ static uint64_t block_bytes(const struct pool *p)
 	return strtoull(line, NULL, 16);
 }
 
+/*
+ * Whether modprobe.d has options for smem, the module's name before
+ * 0.1.0: the alias "smem" still loads smemdev, but modprobe applies
+ * options by module name, so those lines no longer reach it.
+ */
+static bool has_old_name_options(struct kmod_ctx *ctx)
+{
+	struct kmod_config_iter *it = kmod_config_get_options(ctx);
+	bool found = false;
+
+	while (it && !found && kmod_config_iter_next(it))
+		found = !strcmp(kmod_config_iter_get_key(it), "smem");
+	kmod_config_iter_free_iter(it);
+	return found;
+}
+
 static void gather(struct status *s)
 {
 	struct kmod_ctx *ctx = kmod_open();
@@ -602,8 +621,10 @@ static void gather(struct status *s)
 	}
 	if (mod)
 		kmod_module_unref(mod);
-	if (ctx)
+	if (ctx) {
+		s->old_name_options = has_old_name_options(ctx);
 		kmod_unref(ctx);
+	}
 
 	if (!stat(DEVICE, &s->st) && S_ISCHR(s->st.st_mode)) {
 		struct passwd *pw = getpwuid(s->st.st_uid);
@@ -738,7 +759,7 @@ static void put_device(struct out *o, const struct status *s)
 	put_str(o, "access_error", s->open_errno ? strerror(s->open_errno) : NULL, NULL, NULL);
 	if (s->device && !s->open_errno && !s->queried)
 		out_line(o, "query", s->query_errno == ENOTTY ?
-			 text("failed: the loaded smem.ko speaks another ABI than this smemctl"
+			 text("failed: the loaded smemdev.ko speaks another ABI than this smemctl"
 			      " (%d): install matching versions", SMEM_ABI_VERSION) :
 			 text("failed: %s", strerror(s->query_errno)));
 	put_str(o, "query_error", s->query_errno ? strerror(s->query_errno) : NULL, NULL, NULL);
@@ -816,6 +837,10 @@ static void put_warnings(struct out *o, const struct status *s)
 			" secrets at panic: boot with crash_kexec_post_notifiers, or reload the"
 			" crash kernel after the pool is sized (it then leaves the pool out of"
 			" the dump)", "crash dumps", NULL);
+	if (s->old_name_options)
+		put_str(o, "old_module_name", "modprobe.d has \"options smem\" lines: smem is"
+			" the module's old name, and they no longer apply; write them as"
+			" \"options " MODULE_NAME "\"", "options", NULL);
 	out_section_end(o);
 }
 
@@ -1105,7 +1130,7 @@ static int cmd_unload(int argc, char **argv)
 		return EXIT_OK;
 	}
 	ctx = kmod_open();
-	if (!ctx || kmod_module_new_from_name(ctx, "smem", &mod) < 0) {
+	if (!ctx || kmod_module_new_from_name(ctx, MODULE_NAME, &mod) < 0) {
 		msg("unload: cannot initialize libkmod");
 		if (ctx)
 			kmod_unref(ctx);

@@ -17,7 +17,7 @@
 # device; unload is refused with a clear message while a program holds a
 # secret; unload, load with a parameter, and status follow; the usual load
 # errors give their documented exit codes.
-# With --host (this machine: no smem.ko for its kernel): status says the
+# With --host (this machine: no smemdev.ko for its kernel): status says the
 # module is not loaded and which backend libsmem uses, with exit code 3;
 # load says it is not installed (5), and needs root (4); pool says it is
 # not loaded (3); selftest passes on the fallback backend when it promises
@@ -96,7 +96,7 @@ assert d["library"]["backend"] in ("memfd_secret", "mlock")
 	fi
 	ok $? "host: status --json parses and says not loaded" "$out"
 	run load
-	ok "$(test $rc = 5; echo $?)" "host: load exits 5 (no smem.ko for this kernel)" "rc=$rc" "$out"
+	ok "$(test $rc = 5; echo $?)" "host: load exits 5 (no smemdev.ko for this kernel)" "rc=$rc" "$out"
 	echo "$out" | grep -q 'not installed for the running kernel' && echo "$out" | grep -q 'dkms-install'
 	ok $? "host: load explains how to build the module" "$out"
 	if command -v setpriv >/dev/null && setpriv --help 2>&1 | grep -q reuid; then
@@ -138,13 +138,13 @@ if [ $sig = 1 ]; then
 		echo "$out" | grep -q 'not signed'
 	fi
 	ok $? "the refusal names the module's signer (${signer:-none})" "$out"
-	! grep -q '^smem ' /proc/modules
+	! grep -q '^smemdev ' /proc/modules
 	ok $? "smem is not loaded"
 	echo "1..$n"
 	exit $failed
 fi
 
-version=$(cat /sys/module/smem/version)
+version=$(cat /sys/module/smemdev/version)
 sysd=/sys/class/misc/smem
 
 # A figure of the pool, as the kernel gives it in sysfs.
@@ -334,15 +334,32 @@ fi
 
 # ----------------------------------------------------- the per-user cap
 
-echo 0 >/sys/module/smem/parameters/user_max_percent
+echo 0 >/sys/module/smemdev/parameters/user_max_percent
 run status
 echo "$out" | grep -q '^  per-user cap: *none (user_max_percent=0)$' && [ "$(sys user_max_pages)" = 0 ]
 ok $? "user_max_percent=0 at run time: status says no per-user cap" "$out"
-echo 50 >/sys/module/smem/parameters/user_max_percent
+echo 50 >/sys/module/smemdev/parameters/user_max_percent
 run status
 echo "$out" | grep -q "^  per-user cap: *$(sys user_max_pages) pages (.*user_max_percent=50" &&
 	[ "$(sys user_max_pages)" = $(($(sys pool_pages) / 2)) ]
 ok $? "user_max_percent=50: half of the pool per user" "$out"
+
+# ------------------------------------------------------- the old name
+
+# "options smem" lines (the module's name before 0.1.0) no longer reach
+# smemdev: status says so, and stops saying it once they are gone.
+mkdir -p /etc/modprobe.d
+echo 'options smem pool_mb=256' >/etc/modprobe.d/smemctl-test-old.conf
+run status
+echo "$out" | grep -q '^  options: *modprobe.d has "options smem" lines: smem is the module.s old name, and they no longer apply; write them as "options smemdev"$'
+ok $? "status: options for the old module name are a warning" "$out"
+run status --json
+echo "$out" | grep -q '^    "old_module_name": "modprobe.d has \\"options smem\\" lines' && json_valid
+ok $? "status --json: warnings.old_module_name" "$out"
+rm /etc/modprobe.d/smemctl-test-old.conf
+run status
+! echo "$out" | grep -q 'options smem'
+ok $? "status: no warning without options for the old name" "$out"
 
 # ------------------------------------------------------------ crash kernel
 
@@ -443,7 +460,7 @@ ok "$(test $rc = 7 && pool_line $((p0 + block_mb)) $block_mb &&
 run unload
 ok "$(test $rc = 7 && echo "$out" | grep -q 'in use: .*secret'; echo $?)" \
 	"unload while a secret is open exits 7 and says it is in use" "rc=$rc" "$out"
-grep -q '^smem ' /proc/modules
+grep -q '^smemdev ' /proc/modules
 ok $? "the module is still loaded after the refused unload"
 echo quit >&4
 exec 4>&-
