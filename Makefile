@@ -7,7 +7,7 @@
 #                      examples
 #   make bench         the read-window benchmark; make run-bench runs it here
 #                      (bench/README.md: how to run it in the VM, results)
-#   make module        smem.ko for KVER (default: every kernel with headers)
+#   make module        smemdev.ko for KVER (default: every kernel with headers)
 #   make check         host tests, then the VM suite on 6.1 and 6.12
 #   make fuzz          both fuzzers, FUZZ_SECONDS (default 600) each
 #   make demo          the demo, in a VM
@@ -16,6 +16,12 @@
 #                      the group smem (sysusers.d)
 #   make dkms-install  the module's sources to /usr/src, built and installed by
 #                      DKMS for every kernel with headers (dkms-remove: undo)
+#   make deb           Debian packages in build/deb (smemdev-dkms, libsmem1,
+#                      libsmem-dev, smemctl), checked by lintian
+#   make dist          build/smemdev-VERSION.tar.xz from HEAD (git archive) and
+#                      its .sha256 (sha256sum -c in build/ checks it)
+#   make distcheck     make dist, then the tarball unpacked alone builds the
+#                      userspace with WERROR=1 and holds no build/ or .git
 #
 # When the kernel's build system enters this directory (M=...) it reads
 # Kbuild, not this file.
@@ -54,7 +60,8 @@ KVERS := $(if $(KVER),$(KVER),$(notdir $(patsubst %/build,%,$(wildcard /lib/modu
 KDIR ?=
 
 .PHONY: all module userspace lib selftests tools examples bench run-bench fuzz check \
-	check-host check-vm check-debug demo deps install clean dkms-install dkms-remove
+	check-host check-vm check-debug demo deps install clean dkms-install dkms-remove \
+	dist distcheck smemctl dkms-source deb
 
 all: module userspace
 
@@ -67,7 +74,7 @@ deps:
 #
 # One build directory per kernel: Kbuild writes its objects next to the
 # sources, so each kernel gets its own copy of them.  The test module of
-# the suite (selftests/module) is built beside smem.ko.
+# the suite (selftests/module) is built beside smemdev.ko.
 module:
 	@set -e; for k in $(KVERS); do \
 		d=$(BUILD)/mod/$$k; kd=$(if $(KDIR),$(KDIR),/lib/modules/$$k/build); \
@@ -87,11 +94,16 @@ LIB_SONAME := libsmem.so.1
 LIB_SO := $(BUILD)/lib/libsmem.so.1.0.0
 LIB_A := $(BUILD)/lib/libsmem.a
 LIB_SRCS := $(wildcard libsmem/*.c)
-LIB_HDRS := $(wildcard libsmem/*.h) include/smem.h include/uapi/linux/smem.h
+# smem/version.h holds the version macros of smem.h, made from VERSION
+# (the one place the version lives) and installed beside smem.h, which
+# includes it: every compile that includes smem.h takes SMEM_H_INC.
+VERSION_H := $(BUILD)/include/smem/version.h
+SMEM_H_INC := -Iinclude -I$(BUILD)/include
+LIB_HDRS := $(wildcard libsmem/*.h) include/smem.h $(VERSION_H) include/uapi/linux/smem.h
 # -fexceptions: a C++ exception or a thread's cancellation that unwinds
 # through an access window runs the cleanup that closes it (secret.c).
 LIB_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC -fexceptions \
-	-fvisibility=hidden -Iinclude -Iinclude/uapi -pthread
+	-fvisibility=hidden $(SMEM_H_INC) -Iinclude/uapi -pthread
 LIB_PIC_OBJS := $(LIB_SRCS:libsmem/%.c=$(BUILD)/lib/obj/%.o)
 # Every symbol bound at load time: a lazily bound call saves the vector
 # registers on the stack (_dl_runtime_resolve_xsavec), and the GOT is
@@ -99,6 +111,24 @@ LIB_PIC_OBJS := $(LIB_SRCS:libsmem/%.c=$(BUILD)/lib/obj/%.o)
 LIB_LDFLAGS := -Wl,-z,defs -Wl,-z,now -Wl,-z,relro
 
 lib: $(LIB_SO) $(LIB_A) $(BUILD)/lib/libsmem.pc
+
+# Decimal numbers without leading zeros: the macros are C integer constants
+# (a leading 0 would make one octal).
+VERSION_RE := (0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)
+VERSION_PARTS := $(subst ., ,$(VERSION))
+
+$(VERSION_H): VERSION
+	@echo '$(VERSION)' | grep -Eqx '$(VERSION_RE)' || \
+		{ echo "VERSION: '$(VERSION)' is not MAJOR.MINOR.PATCH" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	printf '%s\n' '/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */' \
+		'/* Made from VERSION by the Makefile; included by smem.h. */' \
+		'#ifndef SMEM_VERSION_H' '#define SMEM_VERSION_H' \
+		'#define SMEM_VERSION_MAJOR $(word 1,$(VERSION_PARTS))' \
+		'#define SMEM_VERSION_MINOR $(word 2,$(VERSION_PARTS))' \
+		'#define SMEM_VERSION_PATCH $(word 3,$(VERSION_PARTS))' \
+		'#define SMEM_VERSION "$(VERSION)"' '#endif' >$@.tmp
+	mv $@.tmp $@
 
 $(BUILD)/lib/obj/%.o: libsmem/%.c $(LIB_HDRS)
 	@mkdir -p $(dir $@)
@@ -121,6 +151,7 @@ LIB_PC_SED = sed -e 's|@VERSION@|$(VERSION)|' -e 's|@PREFIX@|$(PREFIX)|' \
 	-e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|'
 
 $(BUILD)/lib/libsmem.pc: libsmem/libsmem.pc.in VERSION
+	@mkdir -p $(dir $@)
 	$(LIB_PC_SED) $< >$@
 
 # ------------------------------------------------------------- selftests
@@ -186,7 +217,7 @@ SAN_tsan := -fsanitize=thread
 SAN_TESTS_asan := $(patsubst selftests/%.c,%,$(wildcard selftests/lib_*_test.c))
 SAN_TESTS_tsan := lib_concurrency_test
 SAN_CFLAGS = -O1 -g -fno-omit-frame-pointer $(SAN_$(1)) -std=gnu11 -D_GNU_SOURCE \
-	-pthread -Iinclude -Iinclude/uapi
+	-pthread $(SMEM_H_INC) -Iinclude/uapi
 
 define san_rules
 $(BUILD)/$(1)/lib/$(LIB_SONAME): $(LIB_SRCS) $(LIB_HDRS) libsmem/libsmem.map
@@ -207,7 +238,7 @@ $(BUILD)/$(1)/selftests/lib_window_test: selftests/lib_window_test.c selftests/l
 		$(wildcard selftests/lib_*.h) selftests/test_util.h \
 		$(BUILD)/$(1)/lib/$(LIB_SONAME) $(KSFT_DIR)/kselftest_harness.h
 	@mkdir -p $$(dir $$@)
-	$(CXX) -O1 -g -fno-omit-frame-pointer $(SAN_$(1)) -Wall -Werror -Iinclude \
+	$(CXX) -O1 -g -fno-omit-frame-pointer $(SAN_$(1)) -Wall -Werror $(SMEM_H_INC) \
 		-c -o $$@-throw.o selftests/lib_window_throw.cc
 	$(CC) $(call SAN_CFLAGS,$(1)) -Wall -Werror -I$(KSFT_DIR) -o $$@ $$< $$@-throw.o \
 		-L$(BUILD)/$(1)/lib -Wl,-rpath,$(BUILD)/$(1)/lib -lsmem -lstdc++
@@ -222,7 +253,7 @@ $(foreach s,asan tsan,$(eval $(call san_rules,$(s))))
 # smemctl (libkmod; libsmem linked in statically, so it reports what this
 # version of the library would choose) and the demo's two programs.  Every
 # program in build/tools is on the PATH of vm-run's guest.
-TOOL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -pthread
+TOOL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE $(SMEM_H_INC) -Iinclude/uapi -pthread
 # smem-fuzz (fuzz/kernel/kernel.mk) is one of them: the debug lane fuzzes
 # the module with it.
 TOOLS := $(BUILD)/tools/smemctl $(BUILD)/tools/smem-demo-keyholder $(BUILD)/tools/smem-demo-probe \
@@ -230,9 +261,12 @@ TOOLS := $(BUILD)/tools/smemctl $(BUILD)/tools/smem-demo-keyholder $(BUILD)/tool
 
 tools: $(TOOLS)
 
-$(BUILD)/tools/smemctl: tools/smemctl/smemctl.c $(LIB_A) $(LIB_HDRS) VERSION
+# What make install needs of the tools: smemctl alone.
+smemctl: $(BUILD)/tools/smemctl
+
+$(BUILD)/tools/smemctl: tools/smemctl/smemctl.c $(LIB_A) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(TOOL_CFLAGS) -DSMEM_VERSION='"$(VERSION)"' $$(pkg-config --cflags libkmod) \
+	$(CC) $(TOOL_CFLAGS) $$(pkg-config --cflags libkmod) \
 		$(LDFLAGS) -o $@ $< $(LIB_A) $$(pkg-config --libs libkmod)
 
 $(BUILD)/tools/smem-demo-%: demo/%.c $(LIB_SO) $(LIB_HDRS) selftests/module/smem_dmtest.h
@@ -250,9 +284,9 @@ EXAMPLE_BINS := $(EXAMPLES:%=$(BUILD)/tools/%)
 examples: $(EXAMPLE_BINS) $(BUILD)/tools/smem-run-examples
 
 $(BUILD)/tools/hmac_key: EXAMPLE_LIBS = $(shell pkg-config --cflags --libs libsodium)
-$(EXAMPLE_BINS): $(BUILD)/tools/%: examples/%.c include/smem.h $(LIB_SO)
+$(EXAMPLE_BINS): $(BUILD)/tools/%: examples/%.c include/smem.h $(VERSION_H) $(LIB_SO)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Iinclude $(LDFLAGS) -o $@ $< \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SMEM_H_INC) $(LDFLAGS) -o $@ $< \
 		-L$(BUILD)/lib -Wl,-rpath,$(BUILD)/lib -lsmem $(EXAMPLE_LIBS)
 
 $(BUILD)/tools/smem-run-examples: examples/run-examples
@@ -266,9 +300,9 @@ $(BUILD)/tools/smem-run-examples: examples/run-examples
 #   make run-bench  run it here (bench/run)
 bench: $(BUILD)/bench/window_bench
 
-$(BUILD)/bench/window_bench: bench/window_bench.c include/smem.h $(LIB_A)
+$(BUILD)/bench/window_bench: bench/window_bench.c include/smem.h $(VERSION_H) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread -Iinclude $(LDFLAGS) \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread $(SMEM_H_INC) $(LDFLAGS) \
 		$(shell pkg-config --cflags libsodium) -o $@ $< $(LIB_A) -l:libsodium.a
 
 run-bench: bench
@@ -282,6 +316,9 @@ run-bench: bench
 #                               corpora (fuzz/run; docs/design.md, "Fuzzing")
 FUZZ_SECONDS ?= 600
 include fuzz/kernel/kernel.mk fuzz/lib/lib.mk
+# The harnesses include smem.h, hence smem/version.h (made first: they
+# depend on LIB_HDRS).
+FUZZ_LIB_CFLAGS += -I$(BUILD)/include
 
 fuzz: userspace fuzz-kernel-bin fuzz-lib-build
 	fuzz/run $(FUZZ_SECONDS)
@@ -306,8 +343,16 @@ demo: userspace
 	demo/demo.sh -k $(if $(KVER),$(KVER),6.12)
 
 # --------------------------------------------------------------- install
-install: lib $(BUILD)/tools/smemctl
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/linux
+#
+# The man pages' .TH lines say "smem @VERSION@" in the tree: the version
+# is filled in as they are installed.
+MAN_PAGES := $(wildcard man/man3/*.3 man/man7/*.7 man/man8/*.8)
+
+# Headers: smem.h at the top, as liburing.h is; what it includes and the
+# kernel ABI header under smem/, not in the kernel's linux/ namespace
+# (linux-libc-dev owns /usr/include/linux): <smem/version.h>, <smem/uapi.h>.
+install: lib smemctl
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/smem
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
@@ -315,17 +360,19 @@ install: lib $(BUILD)/tools/smemctl
 	$(LIB_PC_SED) libsmem/libsmem.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/libsmem.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/libsmem.pc
 	install -m 644 include/smem.h $(DESTDIR)$(INCLUDEDIR)/
-	install -m 644 include/uapi/linux/smem.h $(DESTDIR)$(INCLUDEDIR)/linux/
-	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
-	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
-	install -m 644 man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UDEVRULESDIR) \
+	install -m 644 $(VERSION_H) $(DESTDIR)$(INCLUDEDIR)/smem/version.h
+	install -m 644 include/uapi/linux/smem.h $(DESTDIR)$(INCLUDEDIR)/smem/uapi.h
+	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+	for f in $(MAN_PAGES); do \
+		sed 's|@VERSION@|$(VERSION)|' $$f >$(DESTDIR)$(MANDIR)/$${f#man/} && \
+		chmod 644 $(DESTDIR)$(MANDIR)/$${f#man/} || exit 1; \
+	done
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UDEVRULESDIR) \
 		$(DESTDIR)$(MODPROBEDIR) $(DESTDIR)$(MODULESLOADDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 755 $(BUILD)/tools/smemctl $(DESTDIR)$(SBINDIR)/
-	install -m 644 man/man8/smemctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 dist/udev/60-smem.rules $(DESTDIR)$(UDEVRULESDIR)/
-	install -m 644 dist/modprobe.d/smem.conf $(DESTDIR)$(MODPROBEDIR)/
-	install -m 644 dist/modules-load.d/smem.conf $(DESTDIR)$(MODULESLOADDIR)/
+	install -m 644 dist/modprobe.d/smemdev.conf $(DESTDIR)$(MODPROBEDIR)/
+	install -m 644 dist/modules-load.d/smemdev.conf $(DESTDIR)$(MODULESLOADDIR)/
 	install -m 644 dist/sysusers.d/smem.conf $(DESTDIR)$(SYSUSERSDIR)/
 	# The group now, on this machine (a package would do it in postinst).
 	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
@@ -335,8 +382,77 @@ install: lib $(BUILD)/tools/smemctl
 dkms-install:
 	tools/dkms.sh install
 
+# What DKMS needs to build the module and nothing else, to
+# $(DESTDIR)$(DKMS_SRC_DIR): Kbuild, VERSION, kmod/, the uapi header, and
+# dkms.conf with its version, "#MODULE_VERSION#" in the tree (dh_dkms -V
+# fills in the same), made from VERSION.  tools/dkms.sh, debian/rules and
+# the RPM spec all install the module's sources through this.
+DKMS_SRC_DIR ?= /usr/src/smemdev-$(VERSION)
+
+dkms-source:
+	install -d $(DESTDIR)$(DKMS_SRC_DIR)/kmod $(DESTDIR)$(DKMS_SRC_DIR)/include/uapi/linux
+	install -m 644 Kbuild VERSION $(DESTDIR)$(DKMS_SRC_DIR)/
+	install -m 644 kmod/*.c kmod/*.h $(DESTDIR)$(DKMS_SRC_DIR)/kmod/
+	install -m 644 include/uapi/linux/smem.h $(DESTDIR)$(DKMS_SRC_DIR)/include/uapi/linux/
+	sed 's/#MODULE_VERSION#/$(VERSION)/' dkms.conf >$(DESTDIR)$(DKMS_SRC_DIR)/dkms.conf
+	chmod 644 $(DESTDIR)$(DKMS_SRC_DIR)/dkms.conf
+
 dkms-remove:
 	tools/dkms.sh remove
+
+# ------------------------------------------------------------------ dist
+#
+# The release tarball is HEAD as committed (git archive, so its files
+# carry the commit's time and the same commit gives the same bytes): what
+# is not committed is not in it.  distcheck unpacks it aside and builds
+# the userspace there alone, with warnings as errors; a tree that fails
+# is left in build/distcheck.* to look at.  The kselftest headers and
+# checkpatch.pl are not the project's (they come from linux-source): the
+# copies of this tree's build are lent to it rather than extracted again.
+DIST_NAME := smemdev-$(VERSION)
+DIST_TAR := $(BUILD)/$(DIST_NAME).tar.xz
+
+dist:
+	@[ "$$(git -C $(TOP) rev-parse --show-toplevel 2>/dev/null)" = "$$(cd $(TOP) && pwd -P)" ] || \
+		{ echo "make dist: $(TOP) is not a git checkout (the tarball is made from HEAD)" >&2; exit 1; }
+	@git -C $(TOP) diff --quiet HEAD -- VERSION || \
+		{ echo "make dist: VERSION is not committed: the tarball would not be $(DIST_NAME)" >&2; exit 1; }
+	@[ -z "$$(git --no-optional-locks -C $(TOP) status --porcelain)" ] || \
+		echo "make dist: uncommitted changes are left out: the tarball is HEAD" >&2
+	@mkdir -p $(BUILD)
+	git -C $(TOP) archive --format=tar --prefix=$(DIST_NAME)/ -o $(DIST_TAR:.xz=) HEAD
+	xz -f -T1 $(DIST_TAR:.xz=)
+	cd $(BUILD) && sha256sum $(notdir $(DIST_TAR)) >$(notdir $(DIST_TAR)).sha256
+
+distcheck: dist $(KSFT_DIR)/kselftest_harness.h $(CHECKPATCH)
+	@if tar -tJf $(DIST_TAR) | grep -E '^$(DIST_NAME)/(build|\.git)(/|$$)'; then \
+		echo "make distcheck: $(notdir $(DIST_TAR)) holds the files above" >&2; exit 1; fi
+	cd $(BUILD) && sha256sum --quiet -c $(notdir $(DIST_TAR)).sha256
+	@d=$$(mktemp -d $(BUILD)/distcheck.XXXXXX) && tar -xJf $(DIST_TAR) -C $$d && \
+	if $(MAKE) -s -C $$d/$(DIST_NAME) WERROR=1 KSFT_DIR=$(KSFT_DIR) CHECKPATCH=$(CHECKPATCH) \
+		userspace; then \
+		rm -rf $$d; echo "make distcheck: $(notdir $(DIST_TAR)) builds"; \
+	else \
+		echo "make distcheck: $(notdir $(DIST_TAR)) does not build: see $$d" >&2; exit 1; \
+	fi
+
+# ------------------------------------------------------------- packages
+#
+# Debian packages (debian/) of the tree as it is, committed or not: its
+# files (git ls-files, untracked ones too, ignored ones not) are the orig
+# tarball and the source of dpkg-buildpackage, in build/deb.  lintian
+# must find no error and no warning (overrides carry their reason).
+DEB_DIR := $(BUILD)/deb
+
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/$(DIST_NAME)
+	git -C $(TOP) ls-files --cached --others --exclude-standard | \
+		while read -r f; do [ ! -e "$$f" ] || echo "$$f"; done | \
+		tar -C $(TOP) -cf - -T - | tar -C $(DEB_DIR)/$(DIST_NAME) -xf -
+	tar -C $(DEB_DIR) -cJf $(DEB_DIR)/smemdev_$(VERSION).orig.tar.xz \
+		--exclude=$(DIST_NAME)/debian $(DIST_NAME)
+	cd $(DEB_DIR)/$(DIST_NAME) && dpkg-buildpackage -us -uc
+	lintian --fail-on error,warning --info $(DEB_DIR)/smemdev_*.changes
 
 clean:
 	rm -rf $(BUILD)

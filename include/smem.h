@@ -14,6 +14,22 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/*
+ * The version of these headers: SMEM_VERSION_MAJOR, SMEM_VERSION_MINOR,
+ * SMEM_VERSION_PATCH and the string SMEM_VERSION ("MAJOR.MINOR.PATCH"),
+ * made from the project's VERSION file.  smem_version() tells the
+ * library that runs.
+ */
+#include <smem/version.h>
+
+/*
+ * True, in #if too, when these headers provide the API of @major.@minor:
+ * the same major version and at least that minor, the rule
+ * smem_version_check() applies to the library that runs.
+ */
+#define SMEM_VERSION_CHECK(major, minor) \
+	((major) == SMEM_VERSION_MAJOR && (minor) <= SMEM_VERSION_MINOR)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -107,7 +123,7 @@ struct smem_info {
  * Allocation failures are -ENOMEM (on kmod: also a full pool), or -EAGAIN
  * over RLIMIT_MEMLOCK (on kmod: also over the user's share of the pool).
  * Every call leaves errno as it was.  None is async-signal-safe but
- * smem_purge().
+ * smem_purge(), smem_version() and smem_version_check().
  */
 
 /*
@@ -264,6 +280,20 @@ int smem_secret_import_fd(int fd, unsigned int flags, struct smem_secret **ret);
 int smem_require(unsigned int guarantees);
 /* Which backend, and what it guarantees. */
 int smem_info(struct smem_info *ret);
+
+/*
+ * The version of the library that runs, "MAJOR.MINOR.PATCH" (a static
+ * string): SMEM_VERSION of the headers it was built with, which need not
+ * be those the program was built with.
+ */
+const char *smem_version(void);
+/*
+ * 0 when the library that runs provides the API of @major.@minor (the
+ * same major version, at least that minor), -ENOTSUP otherwise.  A program
+ * checks what its headers promised with
+ * smem_version_check(SMEM_VERSION_MAJOR, SMEM_VERSION_MINOR).
+ */
+int smem_version_check(unsigned int major, unsigned int minor);
 
 /*
  * Wipe the bytes of every secret of the process now, for a crash handler:

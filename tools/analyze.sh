@@ -89,7 +89,7 @@ make_var() {
 }
 
 # Userspace sources by target, and each target's compiler flags.  smem.h
-# includes smem_version.h, which the build makes from VERSION.
+# includes smem/version.h, which the build makes from VERSION.
 userspace_targets() {
 	local cflags warn tool
 	make -s "$(make_var VERSION_H)" >&2

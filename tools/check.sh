@@ -3,9 +3,9 @@
 #
 # check.sh [LANE...]: run the test suite and count every TAP result.
 #
-# Lanes: "lint" (checkpatch on the kernel code, the man pages, the static
-# analyzers of tools/analyze.sh), "host" (library tests on this machine's
-# kernel, where no module can be loaded),
+# Lanes: "lint" (checkpatch on the kernel code, the man pages, make
+# distcheck, the static analyzers of tools/analyze.sh), "host" (library
+# tests on this machine's kernel, where no module can be loaded),
 # "6.1", "6.12" and "debug" (the whole suite and the examples in a VM on
 # that kernel), "real" (guests that look like real machines, on 6.1 and
 # 6.12: 4 GiB with 1 GiB direct-map pages, nogbpages, virtio-mem,
@@ -28,7 +28,8 @@ times=
 
 # checkpatch.pl --no-tree -f on every kernel source, groff warnings on
 # every man page, one TAP result each; a man page for every exported
-# symbol; the DKMS package version; the static analyzers (tools/analyze.sh).
+# symbol; the DKMS package version; the release tarball (make distcheck);
+# the static analyzers (tools/analyze.sh).
 lint() {
 	local n=0 f rc=0
 	for f in "$top"/kmod/*.[ch] "$top"/selftests/module/*.c "$top"/include/uapi/linux/smem.h; do
@@ -64,10 +65,11 @@ lint() {
 		fi
 	done
 	n=$((n + 1))
-	if grep -qx "PACKAGE_VERSION=\"$(cat "$top/VERSION")\"" "$top/dkms.conf"; then
-		echo "ok $n dkms.conf version matches VERSION"
+	# The version lives in VERSION alone: dkms.conf gets it on install.
+	if grep -qx 'PACKAGE_VERSION="#MODULE_VERSION#"' "$top/dkms.conf"; then
+		echo "ok $n dkms.conf takes its version from VERSION (#MODULE_VERSION#)"
 	else
-		echo "not ok $n dkms.conf version matches VERSION"
+		echo "not ok $n dkms.conf takes its version from VERSION (#MODULE_VERSION#)"
 		rc=1
 	fi
 	n=$((n + 1))
@@ -76,6 +78,15 @@ lint() {
 	else
 		echo "not ok $n every file has an SPDX line with its licence in LICENSES/"
 		printf '%s\n' "$out" | sed 's/^/# /'
+		rc=1
+	fi
+	# The release tarball of HEAD builds alone (make distcheck).
+	n=$((n + 1))
+	if out=$(make -s -C "$top" -j"$(nproc)" distcheck 2>&1); then
+		echo "ok $n make distcheck"
+	else
+		echo "not ok $n make distcheck"
+		printf '%s\n' "$out" | tail -n 30 | sed 's/^/# /'
 		rc=1
 	fi
 	# Static analysis, numbered on from here: sparse and Coccinelle on the
@@ -193,9 +204,9 @@ dkms_lane() {
 	"$top/tools/dkms.sh" install "${releases[@]}" 2>&1 | sed 's/^/# /'
 	tap "${PIPESTATUS[0]}" "dkms: add, build and install for ${releases[*]}"
 	for krel in "${releases[@]}"; do
-		[ "$(modinfo -k "$krel" -F version smem 2>/dev/null)" = "$(cat "$top/VERSION")" ] &&
-			modinfo -k "$krel" -F filename smem | grep -q "/updates/dkms/smem.ko"
-		tap $? "dkms: $krel has smem $(cat "$top/VERSION") in updates/dkms"
+		[ "$(modinfo -k "$krel" -F version smemdev 2>/dev/null)" = "$(cat "$top/VERSION")" ] &&
+			modinfo -k "$krel" -F filename smemdev | grep -q "/updates/dkms/smemdev.ko"
+		tap $? "dkms: $krel has smemdev $(cat "$top/VERSION") in updates/dkms"
 	done
 	out=$("$top/tools/dkms.sh" install "${releases[@]}" 2>&1)
 	[ "$(echo "$out" | grep -c 'already installed')" = "${#releases[@]}" ]
@@ -203,8 +214,8 @@ dkms_lane() {
 	for k in 6.1 6.12; do
 		# shellcheck disable=SC2016
 		"$top/tools/vm-run" --no-build --dkms -k "$k" -- sh -c '
-			smemctl status | grep -q "file: *.*/updates/dkms/smem.ko" &&
-				grep -q "^smem " /proc/modules &&
+			smemctl status | grep -q "file: *.*/updates/dkms/smemdev.ko" &&
+				grep -q "^smemdev " /proc/modules &&
 				echo "ok - $(uname -r): the DKMS-built smem is loaded" ||
 				{ echo "not ok - $(uname -r): the DKMS-built smem is loaded"; exit 1; }
 			smem-run-tests kmod_device_test kmod_protect_test kmod_isolation_test' || rc=1
@@ -214,7 +225,7 @@ dkms_lane() {
 	"$top/tools/vm-run" --no-build --dkms --no-module -k 6.12 -c module.sig_enforce=1 \
 		-a "$top/tools/smemctl/smemctl_test.sh" -- sh smemctl_test.sh --sig-enforce || rc=1
 	"$top/tools/dkms.sh" remove 2>&1 | sed 's/^/# /'
-	! ls -d /usr/src/smem-* /var/lib/dkms/smem /lib/modules/*/updates/dkms/smem.ko* \
+	! ls -d /usr/src/smemdev-* /var/lib/dkms/smemdev /lib/modules/*/updates/dkms/smemdev.ko* \
 		>/dev/null 2>&1
 	tap $? "dkms: make dkms-remove leaves nothing behind"
 	echo "1..$n"

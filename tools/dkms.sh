@@ -10,8 +10,9 @@
 # Behind `make dkms-install` and `make dkms-remove`.  Idempotent: install
 # does nothing for a kernel that already has this very source built and
 # installed, and rebuilds everything when the source changed; remove does
-# nothing when smem is not there.  Only what DKMS needs is copied: Kbuild,
-# VERSION, dkms.conf, kmod/ and include/.  DKMS signs the modules with its
+# nothing when smem is not there.  Only what DKMS needs is copied (make
+# dkms-source: Kbuild, VERSION, dkms.conf with its version, kmod/, the
+# uapi header).  DKMS signs the modules with its
 # MOK (/var/lib/dkms/mok.key, mok.pub), made on first use: see the README.
 set -euo pipefail
 
@@ -44,12 +45,7 @@ installed_for() {
 }
 
 stage_source() {
-	local dst=$1
-	mkdir -p "$dst"
-	cp -a "$top/Kbuild" "$top/VERSION" "$top/dkms.conf" "$top/kmod" "$top/include" "$dst/"
-	# Objects of an in-tree build must not reach DKMS.
-	find "$dst" \( -name '*.o' -o -name '*.ko' -o -name '*.cmd' -o -name '*.mod*' \
-		-o -name '.*.cmd' \) -delete
+	make -s -C "$top" dkms-source DESTDIR= DKMS_SRC_DIR="$1"
 }
 
 # Run a dkms command quietly; its output only when it fails.

@@ -8,8 +8,10 @@
 # non-zero when there is one.  Files that hold no authored text of their
 # own are exempt: the licence texts themselves, the Markdown documents and
 # NEWS (README.md says which licence covers them), VERSION, .gitignore, man
-# pages that are only a ".so" link, and the fuzzers' corpora (inputs, not
-# sources).
+# pages that are only a ".so" link, the fuzzers' corpora (inputs, not
+# sources), and the Debian files whose formats allow no comment
+# (debian/changelog, debian/source/format; debian/copyright is itself the
+# licence statement, in DEP-5).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,7 @@ for f in $(git ls-files --cached --others --exclude-standard | sort -u); do
 	[ -f "$f" ] || continue
 	case "$f" in
 	LICENSES/* | *.md | NEWS | VERSION | .gitignore | fuzz/*/corpus/*) continue ;;
+	debian/changelog | debian/copyright | debian/source/format) continue ;;
 	man/*) [ "$(grep -cv '^\.so ' "$f")" = 0 ] && continue ;;
 	esac
 	expr=$(sed -n 's/.*SPDX-License-Identifier: *\(.*\)$/\1/p' "$f" | head -n 1 |
