@@ -18,6 +18,8 @@
 #                      DKMS for every kernel with headers (dkms-remove: undo)
 #   make deb           Debian packages in build/deb (smemdev-dkms, libsmem1,
 #                      libsmem-dev, smemctl), checked by lintian
+#   make rpm           RPM packages in build/rpm (packaging/rpm), checked by
+#                      rpmlint
 #   make dist          build/smemdev-VERSION.tar.xz from HEAD (git archive) and
 #                      its .sha256 (sha256sum -c in build/ checks it)
 #   make distcheck     make dist, then the tarball unpacked alone builds the
@@ -48,6 +50,8 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 SBINDIR ?= $(PREFIX)/sbin
+# bash-completion loads completions from here on first use.
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 # udev, modprobe and systemd-modules-load read only these, whatever PREFIX.
 UDEVRULESDIR ?= /usr/lib/udev/rules.d
 MODPROBEDIR ?= /usr/lib/modprobe.d
@@ -61,7 +65,7 @@ KDIR ?=
 
 .PHONY: all module userspace lib selftests tools examples bench run-bench fuzz check \
 	check-host check-vm check-debug demo deps install clean dkms-install dkms-remove \
-	dist distcheck smemctl dkms-source deb
+	dist distcheck smemctl dkms-source deb rpm
 
 all: module userspace
 
@@ -264,10 +268,12 @@ tools: $(TOOLS)
 # What make install needs of the tools: smemctl alone.
 smemctl: $(BUILD)/tools/smemctl
 
-$(BUILD)/tools/smemctl: tools/smemctl/smemctl.c $(LIB_A) $(LIB_HDRS)
+SMEMCTL_SRCS := $(wildcard tools/smemctl/*.c)
+
+$(BUILD)/tools/smemctl: $(SMEMCTL_SRCS) $(wildcard tools/smemctl/*.h) $(LIB_A) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) $$(pkg-config --cflags libkmod) \
-		$(LDFLAGS) -o $@ $< $(LIB_A) $$(pkg-config --libs libkmod)
+		$(LDFLAGS) -o $@ $(SMEMCTL_SRCS) $(LIB_A) $$(pkg-config --libs libkmod)
 
 $(BUILD)/tools/smem-demo-%: demo/%.c $(LIB_SO) $(LIB_HDRS) selftests/module/smem_dmtest.h
 	@mkdir -p $(dir $@)
@@ -370,6 +376,8 @@ install: lib smemctl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UDEVRULESDIR) \
 		$(DESTDIR)$(MODPROBEDIR) $(DESTDIR)$(MODULESLOADDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 755 $(BUILD)/tools/smemctl $(DESTDIR)$(SBINDIR)/
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 644 dist/bash-completion/smemctl $(DESTDIR)$(BASHCOMPDIR)/
 	install -m 644 dist/udev/60-smem.rules $(DESTDIR)$(UDEVRULESDIR)/
 	install -m 644 dist/modprobe.d/smemdev.conf $(DESTDIR)$(MODPROBEDIR)/
 	install -m 644 dist/modules-load.d/smemdev.conf $(DESTDIR)$(MODULESLOADDIR)/
@@ -438,21 +446,47 @@ distcheck: dist $(KSFT_DIR)/kselftest_harness.h $(CHECKPATCH)
 
 # ------------------------------------------------------------- packages
 #
-# Debian packages (debian/) of the tree as it is, committed or not: its
-# files (git ls-files, untracked ones too, ignored ones not) are the orig
-# tarball and the source of dpkg-buildpackage, in build/deb.  lintian
-# must find no error and no warning (overrides carry their reason).
+# Packages of the tree as it is, committed or not: its files (git
+# ls-files, untracked ones too, ignored ones not) copied to $(1)/$(DIST_NAME)
+# are the source.  The packaging's changelogs name the version too (each
+# entry is a release): they must agree with VERSION.
+snapshot = rm -rf $(1) && mkdir -p $(1)/$(DIST_NAME) && \
+	git -C $(TOP) ls-files --cached --others --exclude-standard | \
+		while read -r f; do [ ! -e "$$f" ] || echo "$$f"; done | \
+		tar -C $(TOP) -cf - -T - | tar -C $(1)/$(DIST_NAME) -xf -
+
+# Debian packages (debian/) in build/deb; lintian must find no error and
+# no warning (an override carries its reason).
 DEB_DIR := $(BUILD)/deb
 
 deb:
-	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/$(DIST_NAME)
-	git -C $(TOP) ls-files --cached --others --exclude-standard | \
-		while read -r f; do [ ! -e "$$f" ] || echo "$$f"; done | \
-		tar -C $(TOP) -cf - -T - | tar -C $(DEB_DIR)/$(DIST_NAME) -xf -
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); [ "$${v%-*}" = "$(VERSION)" ] || \
+		{ echo "make deb: debian/changelog is at $$v, VERSION at $(VERSION)" >&2; exit 1; }
+	$(call snapshot,$(DEB_DIR))
 	tar -C $(DEB_DIR) -cJf $(DEB_DIR)/smemdev_$(VERSION).orig.tar.xz \
 		--exclude=$(DIST_NAME)/debian $(DIST_NAME)
 	cd $(DEB_DIR)/$(DIST_NAME) && dpkg-buildpackage -us -uc
 	lintian --fail-on error,warning --info $(DEB_DIR)/smemdev_*.changes
+
+# RPM packages (packaging/rpm) in build/rpm, built by rpmbuild here (its
+# BuildRequires are Fedora's names: --nodeps), checked by rpmlint.
+# Debian's brp-compress says #!/bin/sh but needs bash (read -d): without
+# this the man pages stay uncompressed.
+RPM_DIR := $(BUILD)/rpm
+RPM_SPEC := $(RPM_DIR)/SPECS/smemdev.spec
+
+rpm:
+	$(call snapshot,$(RPM_DIR)/tree)
+	mkdir -p $(RPM_DIR)/SOURCES $(RPM_DIR)/SPECS
+	tar -C $(RPM_DIR)/tree -cJf $(RPM_DIR)/SOURCES/$(DIST_NAME).tar.xz $(DIST_NAME)
+	sed 's/@VERSION@/$(VERSION)/g' packaging/rpm/smemdev.spec.in >$(RPM_SPEC)
+	@v=$$(rpmspec -q --srpm --qf '%{version}' $(RPM_SPEC) 2>/dev/null); \
+	c=$$(sed -n '/^%changelog/{n;s/.* - \([^-]*\)-[^-]*$$/\1/p;q}' $(RPM_SPEC)); \
+	[ "$$v" = "$(VERSION)" ] && [ "$$c" = "$(VERSION)" ] || \
+		{ echo "make rpm: the spec is at $$v, its changelog at $$c, VERSION at $(VERSION)" >&2; exit 1; }
+	rpmbuild -bb --nodeps --define '_topdir $(RPM_DIR)' \
+		--define '__brp_compress bash %{_rpmconfigdir}/brp-compress %{?_prefix}' $(RPM_SPEC)
+	rpmlint -c packaging/rpm/rpmlint.toml -r packaging/rpm/smemdev.rpmlintrc $(RPM_SPEC) $(RPM_DIR)/RPMS/*/*.rpm
 
 clean:
 	rm -rf $(BUILD)

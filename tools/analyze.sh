@@ -95,7 +95,7 @@ userspace_targets() {
 	make -s "$(make_var VERSION_H)" >&2
 	cflags=$(make_var CFLAGS) warn=$(make_var WARN) tool=$(make_var TOOL_CFLAGS)
 	echo "libsmem|$(make_var LIB_CFLAGS)|$(echo libsmem/*.c)"
-	echo "smemctl|$tool $(pkg-config --cflags libkmod)|tools/smemctl/smemctl.c"
+	echo "smemctl|$tool $(pkg-config --cflags libkmod)|$(echo tools/smemctl/*.c)"
 	echo "examples|$cflags $warn -std=gnu11 $(make_var SMEM_H_INC) $(pkg-config --cflags libsodium)|$(echo examples/*.c)"
 	echo "demo|$tool $(pkg-config --cflags libsodium)|$(echo demo/*.c)"
 	echo "bench|$tool|$(echo bench/*.c)"

@@ -13,7 +13,8 @@ BASE_PKGS="build-essential pkg-config bc bison flex libelf-dev libssl-dev
 	man-db groff-base kexec-tools
 	clang-14 libclang-rt-14-dev llvm-14 clang-tools-14 sparse coccinelle
 	ocaml-nox cppcheck
-	debhelper dh-dkms fakeroot lintian rpm rpmlint"
+	debhelper dh-dkms fakeroot lintian rpm rpmlint
+	rsync"
 
 missing() {
 	for p in "$@"; do

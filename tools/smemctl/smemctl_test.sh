@@ -16,7 +16,16 @@
 # 65534) still gets the pool figures and is told which group grants the
 # device; unload is refused with a clear message while a program holds a
 # secret; unload, load with a parameter, and status follow; the usual load
-# errors give their documented exit codes.
+# errors give their documented exit codes; libkmod's own error shows on a
+# refused unload; a mok_certificate= in /etc/dkms/framework.conf.d
+# (written in the guest, then removed) is the certificate status names.
+# Both here and with --host: every command's --help works as a user (on
+# the host, without the module), -V is the version of the JSON, -j is
+# --json, an unknown option exits 2, a write error on stdout (/dev/full)
+# exits 1 and says so, and status --prometheus is valid node_exporter
+# textfile format whose values are those of --json.  With --host also:
+# the bash completion of dist/bash-completion completes commands,
+# options, load's parameters and pool's units.
 # With --host (this machine: no smemdev.ko for its kernel): status says the
 # module is not loaded and which backend libsmem uses, with exit code 3;
 # load says it is not installed (5), and needs root (4); pool says it is
@@ -73,6 +82,135 @@ json_valid() {
 		! printf '%s\n' "$out" | grep -v '^ *[{}],\{0,1\}$' | grep -qv '^ *"[a-z_]*": '
 }
 
+# smemctl's own version, the top-level "version" of its JSON.
+json_top_version() {
+	printf '%s\n' "$out" | sed -n 's/^  "version": "\(.*\)"$/\1/p'
+}
+
+# The Prometheus output in $out is node_exporter's textfile format: every
+# line a "# HELP name text" or "# TYPE name gauge|counter", once per
+# family, both before its first sample, or a sample `name value` or
+# `name{label="value",...} value`.  What is wrong is left in $bad.
+prom_valid() {
+	bad=$(printf '%s\n' "$out" | awk '
+		BEGIN { re = "^[a-z_:][a-z0-9_:]*(\\{[a-z_]+=\"[^\"]*\"(,[a-z_]+=\"[^\"]*\")*\\})? [0-9]+$" }
+		/^# HELP / { if (help[$3]++) { print "HELP twice: " $0; exit } next }
+		/^# TYPE / {
+			if (!help[$3] || type[$3] || ($4 != "gauge" && $4 != "counter")) {
+				print "TYPE without HELP, twice or unknown: " $0; exit
+			}
+			type[$3] = $4; next
+		}
+		$0 !~ re { print "not a sample: " $0; exit }
+		{
+			name = $0; sub(/[{ ].*/, "", name)
+			if (!type[name]) { print "no HELP and TYPE before " $0; exit }
+			samples++
+		}
+		END { if (!samples) print "no sample" }')
+	[ -z "$bad" ]
+}
+
+# Metrics and the JSON keys they equal (true 1, false 0; null: no sample).
+prom_keys='smem_device_present:present smem_device_accessible:accessible
+smem_secure_boot:secure_boot smem_crash_kernel_loaded:crash_kernel_loaded
+smem_crash_kexec_post_notifiers:crash_kexec_post_notifiers
+smem_outside_direct_map:outside_direct_map smem_protection_keys:protection_keys'
+prom_pool_keys='smem_page_size_bytes:page_size smem_pool_pages:pool_pages
+smem_pool_blocks:pool_blocks smem_block_pages:block_pages smem_pages_in_use:pages_in_use
+smem_objects:objects smem_carvable_pages:carvable_pages smem_refused_blocks:refused_blocks
+smem_pending_blocks:pending_blocks smem_user_max_pages:user_max_pages
+smem_alloc_failures_total:alloc_failures'
+
+# The samples of $prom equal the values of the JSON in $out for the pairs
+# in $1, and smem_module_loaded says what "state" says; the first that
+# differs is in $bad.
+prom_matches_json() {
+	bad=
+	loaded=0
+	[ "$(json state)" != loaded ] || loaded=1
+	for pair in smem_module_loaded:$loaded $1; do
+		m=${pair%%:*} k=${pair#*:}
+		v=$(printf '%s\n' "$prom" | sed -n "s/^$m \\([0-9]*\\)\$/\\1/p")
+		case $k in
+		[0-9]) j=$k ;;
+		*) j=$(json "$k") ;;
+		esac
+		case $j in
+		true) j=1 ;;
+		false) j=0 ;;
+		null) j= ;;
+		esac
+		[ "$v" = "$j" ] || { bad="$m is '$v', $k is '$j'"; return 1; }
+	done
+	pages=$(json pool_pages)
+	v=$(printf '%s\n' "$prom" | sed -n 's/^smem_pool_bytes \([0-9]*\)$/\1/p')
+	j=
+	[ -z "$pages" ] || j=$((pages * $(json page_size)))
+	[ "$v" = "$j" ] || { bad="smem_pool_bytes is '$v', pool_pages * page_size '$j'"; return 1; }
+}
+
+# What every system checks, with the module or without: --help of each
+# command (as a user that may not open the device, where there is one),
+# -V, -j, unknown options, a write error, the Prometheus format.
+common_checks() {
+	for cmd in status load unload pool selftest; do
+		if command -v setpriv >/dev/null && setpriv --help 2>&1 | grep -q reuid; then
+			out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$smemctl" $cmd --help 2>&1)
+		else
+			out=$("$smemctl" $cmd --help 2>&1)
+		fi
+		rc=$?
+		ok "$(test $rc = 0 && echo "$out" | grep -q "^usage: smemctl .*$cmd"; echo $?)" \
+			"$cmd --help: exit 0 and its usage, as a user" "rc=$rc" "$out"
+	done
+	run --help
+	ok "$(test $rc = 0 && echo "$out" | grep -q '^usage: smemctl' &&
+		echo "$out" | grep -q '^  pool '; echo $?)" "--help: exit 0, the commands" "rc=$rc" "$out"
+	run status --json
+	own_version=$(json_top_version)
+	run -V
+	ok "$(test $rc = 0 && [ "$out" = "smemctl $own_version" ] &&
+		echo "$own_version" | grep -Eqx '[0-9]+\.[0-9]+\.[0-9]+'; echo $?)" \
+		"-V: smemctl $own_version, the version of the JSON" "rc=$rc" "$out"
+	run --version
+	ok "$(test $rc = 0 && [ "$out" = "smemctl $own_version" ]; echo $?)" "--version" "rc=$rc" "$out"
+	json_out=$("$smemctl" status --json 2>/dev/null)
+	run status -j
+	ok "$(test "$out" = "$json_out"; echo $?)" "status -j is status --json" "$out"
+	run -j
+	ok "$(test "$out" = "$json_out"; echo $?)" "smemctl -j is status --json" "$out"
+	for args in 'status --bogus' 'status -x' 'load --bogus' 'unload -x' 'pool --bogus' \
+		'selftest --bogus' '--bogus'; do
+		# shellcheck disable=SC2086 # the words of $args
+		run $args
+		ok "$(test $rc = 2 && echo "$out" | grep -q 'unknown option'; echo $?)" \
+			"$args: exit 2, unknown option" "rc=$rc" "$out"
+	done
+	run status --json --prometheus
+	ok "$(test $rc = 2; echo $?)" "status --json --prometheus: exit 2, one format" "rc=$rc" "$out"
+	if [ -w /dev/full ]; then
+		for args in status 'status --json' 'status --prometheus' -V; do
+			# shellcheck disable=SC2086
+			out=$("$smemctl" $args 2>&1 >/dev/full)
+			rc=$?
+			ok "$(test $rc = 1 && echo "$out" | grep -q '^smemctl: write error on standard output: No space left on device$'; echo $?)" \
+				"$args >/dev/full: exit 1, write error" "rc=$rc" "$out"
+		done
+	else
+		ok 0 "status >/dev/full # SKIP no /dev/full"
+	fi
+	run status --prometheus
+	prom=$out
+	ok "$(test $rc = 0 && prom_valid; echo $?)" \
+		"status --prometheus: exit 0, node_exporter's textfile format" "rc=$rc" "$bad" "$out"
+	run status --json
+	keys=$prom_keys
+	[ "$(json present)" != true ] || keys="$keys $prom_pool_keys"
+	prom_matches_json "$keys"
+	ok $? "status --prometheus: the values of --json" "$bad" "$prom"
+}
+
 echo "TAP version 13"
 
 if [ $host = 1 ]; then
@@ -121,6 +259,35 @@ assert d["library"]["backend"] in ("memfd_secret", "mlock")
 		"host: pool grow 12X exits 2 (not a size)" "rc=$rc" "$out"
 	run frobnicate
 	ok "$(test $rc = 2; echo $?)" "unknown command exits 2" "rc=$rc"
+	common_checks
+	run status --prometheus
+	echo "$out" | grep -q '^smem_module_loaded 0$' && echo "$out" | grep -q '^smem_device_present 0$' &&
+		! echo "$out" | grep -q '^smem_pool'
+	ok $? "host: status --prometheus: not loaded, no device, no pool" "$out"
+
+	# The completion in the sources, as bash-completion would call it.
+	comp=$(dirname "$0")/../../dist/bash-completion/smemctl
+	if [ -f "$comp" ] && command -v bash >/dev/null; then
+		complete_words() {
+			# shellcheck disable=SC2016 # for bash
+			bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _smemctl
+				echo "${COMPREPLY[*]}"' _ "$comp" "$@"
+		}
+		ok "$(test "$(complete_words smemctl po)" = pool; echo $?)" \
+			"completion: smemctl po -> pool" "$(complete_words smemctl po)"
+		ok "$(test "$(complete_words smemctl status --j)" = --json; echo $?)" \
+			"completion: smemctl status --j -> --json" "$(complete_words smemctl status --j)"
+		ok "$(complete_words smemctl load '' | grep -q 'pool_mb= .*page_source='; echo $?)" \
+			"completion: load offers the parameters" "$(complete_words smemctl load '')"
+		ok "$(test "$(complete_words smemctl load page_source = c)" = carveout; echo $?)" \
+			"completion: load page_source=c -> carveout" "$(complete_words smemctl load page_source = c)"
+		ok "$(test "$(complete_words smemctl pool gr)" = grow; echo $?)" \
+			"completion: pool gr -> grow" "$(complete_words smemctl pool gr)"
+		ok "$(test "$(complete_words smemctl pool grow 512)" = '512M 512G 512K 512T'; echo $?)" \
+			"completion: pool grow 512 -> its units" "$(complete_words smemctl pool grow 512)"
+	else
+		ok 0 "completion # SKIP no bash, or no $comp"
+	fi
 	echo "1..$n"
 	exit $failed
 fi
@@ -361,6 +528,32 @@ run status
 ! echo "$out" | grep -q 'options smem'
 ok $? "status: no warning without options for the old name" "$out"
 
+# ------------------------------------------------ DKMS's signing key
+
+# The certificate load's refusal names is DKMS's: mok_certificate= of
+# /etc/dkms/framework.conf and framework.conf.d/*.conf, the last file in
+# name order winning, "$kernelver" expanded; /var/lib/dkms/mok.pub without
+# one (on a system not like Ubuntu).  The guest's /etc is its own.
+confd=/etc/dkms/framework.conf.d
+if ! grep -qs '^[[:space:]]*\(export[[:space:]]*\)\{0,1\}mok_certificate=' \
+	/etc/dkms/framework.conf "$confd"/*.conf &&
+	! grep -qs '^ID\(_LIKE\)\{0,1\}="\{0,1\}ubuntu' /etc/os-release; then
+	run status --json
+	[ "$(json mok_certificate)" = /var/lib/dkms/mok.pub ]
+	ok $? "status --json: DKMS's default certificate, /var/lib/dkms/mok.pub" "$out"
+else
+	ok 0 "status --json: DKMS's default certificate # SKIP framework.conf sets one, or Ubuntu"
+fi
+mkdir -p $confd
+# shellcheck disable=SC2016 # DKMS's $kernelver, for smemctl to expand
+printf '%s\n' '# smemctl_test.sh' 'mok_certificate="/etc/smemctl-test/mok-$kernelver.der"' \
+	>$confd/zz-smemctl-test.conf
+printf '%s\n' 'mok_certificate=/etc/smemctl-test/overridden.der' >$confd/aa-smemctl-test.conf
+run status --json
+[ "$(json mok_certificate)" = "/etc/smemctl-test/mok-$(uname -r).der" ] && json_valid
+ok $? "status --json: mok_certificate of framework.conf.d, the last file winning, \$kernelver" "$out"
+rm $confd/zz-smemctl-test.conf $confd/aa-smemctl-test.conf
+
 # ------------------------------------------------------------ crash kernel
 
 # /sys/kernel/kexec_crash_loaded says 1 (a file bound over it): without
@@ -424,6 +617,13 @@ run_as nobody status --json
 json_valid && [ "$(json accessible)" = false ] && [ "$(json access_error)" = "Permission denied" ] &&
 	[ "$(json group)" = smem ] && pool_json_match && [ "$(json pool_mb)" = 128 ]
 ok $? "status --json as nobody: not accessible, pool figures of sysfs" "$out"
+run_as nobody status --prometheus
+prom=$out
+ok "$(test $rc = 0 && prom_valid && echo "$out" | grep -q '^smem_device_accessible 0$'; echo $?)" \
+	"status --prometheus as nobody: exit 0, not accessible" "rc=$rc" "$bad" "$out"
+run_as nobody status --json
+prom_matches_json "$prom_keys $prom_pool_keys"
+ok $? "status --prometheus as nobody: the pool figures of --json (sysfs)" "$bad" "$prom"
 run_as nobody pool grow 128M
 ok "$(test $rc = 4 && echo "$out" | grep -q 'resizing the pool needs root'; echo $?)" \
 	"pool grow as nobody exits 4: needs root" "rc=$rc" "$out"
@@ -460,6 +660,8 @@ ok "$(test $rc = 7 && pool_line $((p0 + block_mb)) $block_mb &&
 run unload
 ok "$(test $rc = 7 && echo "$out" | grep -q 'in use: .*secret'; echo $?)" \
 	"unload while a secret is open exits 7 and says it is in use" "rc=$rc" "$out"
+echo "$out" | grep -q "^smemctl: libkmod: could not remove 'smemdev': "
+ok $? "unload while in use: libkmod's own error on stderr" "$out"
 grep -q '^smemdev ' /proc/modules
 ok $? "the module is still loaded after the refused unload"
 echo quit >&4
@@ -518,6 +720,14 @@ ok "$(test $rc = 0 && echo "$out" | grep -q 'already loaded'; echo $?)" \
 	"load while loaded, no parameters: exit 0" "rc=$rc" "$out"
 run selftest
 ok "$(test $rc = 0; echo $?)" "selftest after reloading" "$out"
+
+common_checks
+run status --prometheus
+echo "$out" | grep -q '^smem_module_loaded 1$' &&
+	echo "$out" | grep -q "^smem_pool_pages $(sys pool_pages)\$" &&
+	echo "$out" | grep -q "^smem_module_info{state=\"loaded\",version=\"$version\"} 1\$" &&
+	echo "$out" | grep -q '^smem_library_info{backend="kmod",version="[0-9.]*"} 1$'
+ok $? "status --prometheus: loaded, the pool of sysfs, the kmod backend" "$out"
 
 echo "1..$n"
 exit $failed
