@@ -94,13 +94,15 @@ struct smem_user;
 /* What an object's pages are charged to; all empty when nothing is. */
 struct smem_charge {
 	struct user_struct *user;	/* locked_vm charged, NULL if exempt */
-	struct smem_user *owner;	/* share of the pool, NULL if exempt */
+	struct smem_user *owner;	/* the user's entry in the table */
 	unsigned long npages;
+	bool in_share;			/* counted against the share (not exempt) */
 };
 
 int smem_account_charge(struct smem_charge *charge, unsigned long npages);
 void smem_account_uncharge(struct smem_charge *charge);
 unsigned long smem_account_user_max_pages(void);
+ssize_t smem_account_users_show(char *buf);
 
 /* smem_object.c */
 int smem_object_open(struct inode *inode, struct file *file);

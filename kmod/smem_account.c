@@ -12,7 +12,8 @@
  * The pool: one user may hold at most user_max_percent of the pool's
  * pages, so that no user can take the whole pool from the others.
  * CAP_SYS_RESOURCE is exempt.  Users are counted by kuid in a small hash
- * table; an entry lives while the user holds pages.
+ * table, the exempt ones too (the administrator sees every user's share
+ * in the "users" attribute); an entry lives while the user holds pages.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -24,6 +25,7 @@
 #include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/sysfs.h>
 #include <linux/uidgid.h>
 
 #include "smem.h"
@@ -55,7 +57,8 @@ MODULE_PARM_DESC(user_max_percent,
 struct smem_user {
 	struct hlist_node node;		/* in smem_users */
 	kuid_t uid;
-	unsigned long pages;		/* smem_users_lock */
+	unsigned long pages;		/* all the user holds; smem_users_lock */
+	unsigned long share_pages;	/* of those, what counts against the share */
 };
 
 /* Protects the table and every entry's @pages; a leaf lock. */
@@ -88,11 +91,10 @@ static int smem_charge_share(struct smem_charge *charge, unsigned long npages)
 {
 	struct smem_user *u, *new;
 	unsigned long max = smem_account_user_max_pages();
+	bool limited = READ_ONCE(user_max_percent) && !capable(CAP_SYS_RESOURCE);
 	kuid_t uid = current_uid();
 	int ret = 0;
 
-	if (!READ_ONCE(user_max_percent) || capable(CAP_SYS_RESOURCE))
-		return 0;
 	new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
 	if (!new)
 		return -ENOMEM;
@@ -105,7 +107,7 @@ static int smem_charge_share(struct smem_charge *charge, unsigned long npages)
 		u->uid = uid;
 		hash_add(smem_users, &u->node, __kuid_val(uid));
 	}
-	if (npages > max || u->pages > max - npages) {
+	if (limited && (npages > max || u->share_pages > max - npages)) {
 		ret = -EDQUOT;
 		if (!u->pages) {
 			hash_del(&u->node);
@@ -113,7 +115,10 @@ static int smem_charge_share(struct smem_charge *charge, unsigned long npages)
 		}
 	} else {
 		u->pages += npages;
+		if (limited)
+			u->share_pages += npages;
 		charge->owner = u;
+		charge->in_share = limited;
 	}
 	spin_unlock(&smem_users_lock);
 	kfree(new);
@@ -128,6 +133,8 @@ static void smem_uncharge_share(struct smem_charge *charge)
 		return;
 	spin_lock(&smem_users_lock);
 	u->pages -= charge->npages;
+	if (charge->in_share)
+		u->share_pages -= charge->npages;
 	if (u->pages)
 		u = NULL;
 	else
@@ -135,6 +142,48 @@ static void smem_uncharge_share(struct smem_charge *charge)
 	spin_unlock(&smem_users_lock);
 	kfree(u);
 	charge->owner = NULL;
+}
+
+/* One "UID PAGES" line, at @len of @buf, or 0 when it does not fit. */
+static int smem_user_emit(char *buf, int len, unsigned int uid, unsigned long pages)
+{
+	char line[32];
+	int n = scnprintf(line, sizeof(line), "%u %lu\n", uid, pages);
+
+	/* Room for the closing "other" line, which is never longer. */
+	if (len + n + (int)sizeof(line) > PAGE_SIZE)
+		return 0;
+	return sysfs_emit_at(buf, len, "%s", line);
+}
+
+/**
+ * smem_account_users_show() - the pages each user holds, for sysfs
+ * @buf: the attribute's page
+ *
+ * One "UID PAGES" line per user holding pages (UID in the initial user
+ * namespace), in no order; users that do not fit in the page are summed
+ * into a last line "other PAGES".
+ *
+ * Return: the length written.
+ */
+ssize_t smem_account_users_show(char *buf)
+{
+	unsigned long other = 0;
+	struct smem_user *u;
+	int bkt, len = 0, n;
+
+	spin_lock(&smem_users_lock);
+	hash_for_each(smem_users, bkt, u, node) {
+		n = other ? 0 : smem_user_emit(buf, len, from_kuid_munged(&init_user_ns, u->uid),
+					       u->pages);
+		if (!n)
+			other += u->pages;
+		len += n;
+	}
+	spin_unlock(&smem_users_lock);
+	if (other)
+		len += sysfs_emit_at(buf, len, "other %lu\n", other);
+	return len;
 }
 
 /* Charge @npages to the current user's locked_vm, as io_uring does. */

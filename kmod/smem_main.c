@@ -161,6 +161,13 @@ static ssize_t user_max_pages_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(user_max_pages);
 
+/* Root only: which users hold secrets is nobody else's business. */
+static ssize_t users_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return smem_account_users_show(buf);
+}
+static DEVICE_ATTR_ADMIN_RO(users);
+
 static ssize_t crash_kernel_loaded_show(struct device *dev,
 					struct device_attribute *attr, char *buf)
 {
@@ -187,6 +194,7 @@ static struct attribute *smem_attrs[] = {
 	&dev_attr_refused_blocks.attr,
 	&dev_attr_pending_blocks.attr,
 	&dev_attr_user_max_pages.attr,
+	&dev_attr_users.attr,
 	&dev_attr_crash_kernel_loaded.attr,
 	NULL
 };

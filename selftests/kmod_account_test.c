@@ -463,6 +463,22 @@ static void fill_share_and_hold(void *arg)
 	close(b);
 }
 
+/* User A's holder, once it filled its share: its pid. */
+static pid_t start_holder(struct __test_metadata *_metadata, struct holder *h)
+{
+	pid_t holder;
+	char c;
+
+	ASSERT_EQ(0, pipe(h->ready));
+	ASSERT_EQ(0, pipe(h->go));
+	holder = spawn_as(USER_A, 0, RLIM_INFINITY, fill_share_and_hold, h);
+	ASSERT_LE(0, holder);
+	close(h->ready[1]);
+	close(h->go[0]);
+	ASSERT_EQ(1, read(h->ready[0], &c, 1)) TH_LOG("user A did not fill its share");
+	return holder;
+}
+
 static void fill_share(void *pages)
 {
 	size_t ps = pagesz();
@@ -492,19 +508,12 @@ TEST_F_TIMEOUT(share, per_user_cap, 120)
 	struct holder h = { .pages = self->user_max };
 	long long pool = smem_counter("pool_pages"), failures = smem_counter("alloc_failures");
 	pid_t holder;
-	char c;
 
 	ASSERT_LT(0, pool);
 	EXPECT_TRUE(self->user_max == pool * 25 / 100 || self->user_max == (pool * 25 + 99) / 100)
 		TH_LOG("user_max_pages %lld of %lld", self->user_max, pool);
 	ASSERT_LT(1, self->user_max);
-	ASSERT_EQ(0, pipe(h.ready));
-	ASSERT_EQ(0, pipe(h.go));
-	holder = spawn_as(USER_A, 0, RLIM_INFINITY, fill_share_and_hold, &h);
-	ASSERT_LE(0, holder);
-	close(h.ready[1]);
-	close(h.go[0]);
-	ASSERT_EQ(1, read(h.ready[0], &c, 1)) TH_LOG("user A did not fill its share");
+	holder = start_holder(_metadata, &h);
 
 	EXPECT_EQ(0, run_as(USER_B, 0, RLIM_INFINITY, fill_share, &self->user_max)) TH_LOG("user B");
 	EXPECT_EQ(0, run_as(USER_A, CAP_MASK(CAP_SYS_RESOURCE), RLIM_INFINITY, beyond_share,
@@ -536,6 +545,61 @@ TEST_F(share, user_max_percent_values)
 	EXPECT_EQ(0, smem_counter("user_max_pages"));
 	EXPECT_EQ(0, run_as(USER_A, 0, RLIM_INFINITY, beyond_share, &self->user_max))
 		TH_LOG("no cap, as 0 says");
+}
+
+/*
+ * The pages @uid holds by /sys/class/misc/smem/users ("UID PAGES" lines):
+ * 0 when it has no line, -1 when the file cannot be read.
+ */
+static long long users_pages(unsigned int uid)
+{
+	FILE *f = fopen(SMEM_SYSFS "users", "r");
+	unsigned long long pages, found = 0;
+	unsigned int u;
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%u %llu\n", &u, &pages) == 2)
+		if (u == uid)
+			found = pages;
+	fclose(f);
+	return found;
+}
+
+static void users_unreadable(void *arg)
+{
+	int fd = open(SMEM_SYSFS "users", O_RDONLY);
+
+	(void)arg;
+	if (fd >= 0 || errno != EACCES)
+		child_fail("users opened by a user: %s, want EACCES", result_name(fd));
+}
+
+/*
+ * The "users" attribute says what each user holds, exempt users too, and
+ * only to root: user A's whole share while it holds it, root's page (root
+ * has CAP_SYS_RESOURCE: not counted against a share, but listed), nothing
+ * once they let go.
+ */
+TEST_F_TIMEOUT(share, users_attribute, 120)
+{
+	struct holder h = { .pages = self->user_max };
+	pid_t holder;
+	int fd;
+
+	ASSERT_EQ(0, users_pages(USER_A));
+	holder = start_holder(_metadata, &h);
+	EXPECT_EQ(self->user_max, users_pages(USER_A));
+	fd = smem_new(pagesz());
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(1, users_pages(0));
+	EXPECT_EQ(0, run_as(USER_B, 0, RLIM_INFINITY, users_unreadable, NULL));
+	close(fd);
+	EXPECT_EQ(0, users_pages(0));
+	close(h.go[1]);
+	EXPECT_EQ(0, wait_child(holder));
+	close(h.ready[0]);
+	EXPECT_EQ(0, users_pages(USER_A));
 }
 
 int main(int argc, char **argv)

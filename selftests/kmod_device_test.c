@@ -119,6 +119,9 @@ TEST(sysfs_statistics)
 		if (fd >= 0)
 			close(fd);
 	}
+	/* Which users hold secrets, "UID PAGES" lines: for root only. */
+	ASSERT_EQ(0, stat(SMEM_SYSFS "users", &st));
+	EXPECT_EQ(0400, st.st_mode & 0777);
 	ASSERT_EQ(0, read_text(SMEM_SYSFS "page_source", buf, sizeof(buf)));
 	EXPECT_TRUE(!strcmp(buf, "carveout") || !strcmp(buf, "reserved") || !strcmp(buf, "fallback"))
 		TH_LOG("page_source \"%s\"", buf);

@@ -827,6 +827,7 @@ static long fuzz_do_sysfs(uint64_t attr)
 		[FUZZ_ATTR_PENDING_BLOCKS] = "/sys/class/misc/smem/pending_blocks",
 		[FUZZ_ATTR_USER_MAX_PAGES] = "/sys/class/misc/smem/user_max_pages",
 		[FUZZ_ATTR_CRASH_KERNEL_LOADED] = "/sys/class/misc/smem/crash_kernel_loaded",
+		[FUZZ_ATTR_USERS] = "/sys/class/misc/smem/users",
 		[FUZZ_ATTR_PARAM_USER_MAX_PERCENT] = "/sys/module/smemdev/parameters/user_max_percent",
 		[FUZZ_ATTR_PARAM_PAGE_SOURCE] = "/sys/module/smemdev/parameters/page_source",
 		[FUZZ_ATTR_PARAM_POOL_MB] = "/sys/module/smemdev/parameters/pool_mb",

@@ -166,7 +166,7 @@ static const struct fuzz_sym fuzz_attrs[] = {
 	{ "refused_blocks", FUZZ_ATTR_REFUSED_BLOCKS },
 	{ "pending_blocks", FUZZ_ATTR_PENDING_BLOCKS },
 	{ "user_max_pages", FUZZ_ATTR_USER_MAX_PAGES },
-	{ "crash_kernel_loaded", FUZZ_ATTR_CRASH_KERNEL_LOADED },
+	{ "crash_kernel_loaded", FUZZ_ATTR_CRASH_KERNEL_LOADED }, { "users", FUZZ_ATTR_USERS },
 	{ "param_user_max_percent", FUZZ_ATTR_PARAM_USER_MAX_PERCENT },
 	{ "param_page_source", FUZZ_ATTR_PARAM_PAGE_SOURCE },
 	{ "param_pool_mb", FUZZ_ATTR_PARAM_POOL_MB }, { NULL, 0 } };

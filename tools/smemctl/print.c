@@ -240,6 +240,13 @@ void print_counter(const char *name, const char *help, uint64_t value)
 	metric(name, "counter", help, value, NULL, 0);
 }
 
+/* A gauge of one of several things, which its labels name. */
+void print_labeled_gauge(const char *name, const char *help, const struct metric_label *labels,
+			 size_t n, uint64_t value)
+{
+	metric(name, "gauge", help, value, labels, n);
+}
+
 /* A gauge of 1 that says what is so in its labels (an "info" metric). */
 void print_info_gauge(const char *name, const char *help, const struct metric_label *labels,
 		      size_t n)

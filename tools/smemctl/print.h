@@ -48,6 +48,8 @@ void print_line(const char *label, const char *fmt, ...) __attribute__((format(p
 void print_gauge(const char *name, const char *help, uint64_t value);
 void print_gauge_flag(const char *name, const char *help, int value);
 void print_counter(const char *name, const char *help, uint64_t value);
+void print_labeled_gauge(const char *name, const char *help, const struct metric_label *labels,
+			 size_t n, uint64_t value);
 void print_info_gauge(const char *name, const char *help, const struct metric_label *labels,
 		      size_t n);
 

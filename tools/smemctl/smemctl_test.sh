@@ -657,6 +657,12 @@ run pool set 0
 ok "$(test $rc = 7 && pool_line $((p0 + block_mb)) $block_mb &&
 	echo "$out" | grep -q 'asked for 0 MiB' && echo "$out" | grep -q 'stopped: blocks in use'; echo $?)" \
 	"pool set 0 while a secret is held: exit 7, down to the block in use" "rc=$rc" "$out"
+# The holder runs as root: its pages are root's in the module's users
+# list, and in the per-user metric.
+run status --prometheus
+echo "$out" | grep -q "^smem_user_pages{uid=\"0\",user=\"root\"} $(sys pages_in_use)\$" &&
+	grep -q "^0 $(sys pages_in_use)\$" /sys/class/misc/smem/users
+ok $? "status --prometheus: root's pages in smem_user_pages, as the users attribute says" "$out"
 run unload
 ok "$(test $rc = 7 && echo "$out" | grep -q 'in use: .*secret'; echo $?)" \
 	"unload while a secret is open exits 7 and says it is in use" "rc=$rc" "$out"

@@ -460,6 +460,34 @@ static void print_blocks(const char *key, const char *label, uint64_t blocks, bo
 	print_gauge(metric, help, blocks);
 }
 
+/*
+ * What each user holds, from the module's "users" attribute ("UID PAGES"
+ * lines, then maybe "other PAGES"; readable by root only): metrics only,
+ * one per user, labelled with the uid and, where it has one, the name.
+ */
+static void print_user_metrics(void)
+{
+	FILE *f = fopen(SYSFS_DEV "users", "re");
+	char who[32], name[64];
+	unsigned long long pages;
+
+	if (!f)
+		return;
+	while (fscanf(f, "%31s %llu\n", who, &pages) == 2) {
+		char *end;
+		unsigned long uid = strtoul(who, &end, 10);
+		struct passwd *pw = *end ? NULL : getpwuid((uid_t)uid);
+		struct metric_label labels[] = { { "uid", who }, { "user", name } };
+
+		snprintf(name, sizeof(name), "%s", pw ? pw->pw_name : "");
+		print_labeled_gauge("smem_user_pages",
+				    "Pages of the pool each user holds (uid \"other\": the users"
+				    " that did not fit in the module's list).", labels,
+				    pw ? 2 : 1, pages);
+	}
+	fclose(f);
+}
+
 static void print_pool(const struct status *s)
 {
 	const struct pool *p = &s->pool;
@@ -518,6 +546,7 @@ static void print_pool(const struct status *s)
 	print_counter("smem_alloc_failures_total",
 		      "Allocations that failed for lack of free pages in the pool.",
 		      p->alloc_failures);
+	print_user_metrics();
 	print_section_end();
 }
 
