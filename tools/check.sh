@@ -4,21 +4,25 @@
 # check.sh [LANE...]: run the test suite and count every TAP result.
 #
 # Lanes: "lint" (checkpatch on the kernel code, the man pages, make
-# distcheck, the static analyzers of tools/analyze.sh), "host" (library
+# distcheck, make rpm, the static analyzers of tools/analyze.sh), "host" (library
 # tests on this machine's kernel, where no module can be loaded),
 # "6.1", "6.12" and "debug" (the whole suite and the examples in a VM on
 # that kernel), "real" (guests that look like real machines, on 6.1 and
 # 6.12: 4 GiB with 1 GiB direct-map pages, nogbpages, virtio-mem,
 # movablecore=, a kdump capture kernel, VFIO, an unprivileged user; see
 # selftests/vm/real.sh), "dkms" (DKMS builds and installs the module for
-# 6.1 and 6.12 here, and each kernel boots with the DKMS-built module).
-# Default: lint host 6.1 6.12 real dkms debug.  Ends with one line
+# 6.1 and 6.12 here, and each kernel boots with the DKMS-built module),
+# "kselftest" (the suite dropped into linux-source-6.12's selftests, built
+# and installed by the kernel's Makefile, run_kselftest.sh in the 6.12 VM),
+# "package" (the Debian packages built, lintian-clean, installed here, both
+# kernels booted with the package-built module, then purged).
+# Default: lint host 6.1 6.12 kselftest real dkms package debug.  Ends with one line
 # "N passed, N failed, N skipped" and exits non-zero on any failure,
 # including a lane that died without reporting its results.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -gt 0 ] || set -- lint host 6.1 6.12 real dkms debug
+[ $# -gt 0 ] || set -- lint host 6.1 6.12 kselftest real dkms package debug
 # A directory per run: runs side by side must not count each other's TAP.
 mkdir -p "$top/build/check"
 logdir=$(mktemp -d "$top/build/check/run.XXXXXX")
@@ -26,10 +30,23 @@ logdir=$(mktemp -d "$top/build/check/run.XXXXXX")
 lane_failed=0
 times=
 
+# On a machine that has not built the debug kernel yet (a fresh CI
+# machine: about 25 minutes), build it from the start, at low priority,
+# beside the lanes before the debug lane, which then waits for it
+# (debug-kernel.sh lets one build run and the other callers wait).
+case " $* " in
+*" debug "*)
+	if [ ! -e "$("$top/tools/debug-kernel.sh" --print-key)/ready" ]; then
+		nice -n 10 "$top/tools/debug-kernel.sh" >"$logdir/debug-kernel.log" 2>&1 &
+	fi
+	;;
+esac
+
 # checkpatch.pl --no-tree -f on every kernel source, groff warnings on
 # every man page, one TAP result each; a man page for every exported
 # symbol; the DKMS package version; the release tarball (make distcheck);
-# the static analyzers (tools/analyze.sh).
+# the RPM packages (make rpm: rpmbuild and rpmlint); the static analyzers
+# (tools/analyze.sh).
 lint() {
 	local n=0 f rc=0
 	for f in "$top"/kmod/*.[ch] "$top"/selftests/module/*.c "$top"/include/uapi/linux/smem.h; do
@@ -89,6 +106,15 @@ lint() {
 		printf '%s\n' "$out" | tail -n 30 | sed 's/^/# /'
 		rc=1
 	fi
+	# The RPM packages build with rpmbuild here, and rpmlint is clean.
+	n=$((n + 1))
+	if out=$(make -s -C "$top" rpm 2>&1); then
+		echo "ok $n make rpm: rpmbuild -bb and rpmlint"
+	else
+		echo "not ok $n make rpm: rpmbuild -bb and rpmlint"
+		printf '%s\n' "$out" | tail -n 30 | sed 's/^/# /'
+		rc=1
+	fi
 	# Static analysis, numbered on from here: sparse and Coccinelle on the
 	# module, scan-build, cppcheck and gcc -fanalyzer on the userspace code.
 	"$top/tools/analyze.sh" -n $((n + 1)) || rc=1
@@ -98,6 +124,13 @@ lint() {
 # A fuzzer's run (fuzz/kernel/run.sh, fuzz/lib/run.sh) is one result,
 # named by its last line ("fuzz-...: N programs, ...").  Its output is
 # kept as comments; the whole log is in build/fuzz/.
+# One TAP result of a lane: "ok N NAME" when $1 is 0, else "not ok" and
+# the lane fails.  N and the status are the calling lane's locals n, rc.
+tap() {
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; rc=1; fi
+}
+
 fuzz_tap() {
 	local out rc
 	out=$("$@" 2>&1)
@@ -194,10 +227,6 @@ dkms_lane() {
 	# DKMS state is the machine's: two runs at once would undo each other.
 	exec 8>/tmp/smem-dkms-lane.lock
 	flock 8
-	tap() {
-		n=$((n + 1))
-		if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; rc=1; fi
-	}
 	for k in 6.1 6.12; do
 		releases+=("$("$top/tools/kernels.sh" -i "$k")")
 	done
@@ -232,6 +261,159 @@ dkms_lane() {
 	return $rc
 }
 
+# The path administrators take: make deb builds the Debian packages
+# (lintian clean), apt installs them here (the DKMS package builds the
+# module for the 6.1 and 6.12 headers), a program builds against the
+# installed libsmem-dev through pkg-config alone, both kernels boot with
+# the package-built module and run the device, isolation and library tests
+# on the packaged libsmem (the tree's copy is removed from the guest), and
+# a purge leaves nothing behind.
+package_lane() {
+	local k krel n=0 rc=0 releases=() v debs pkg=$top/build/pkgtest
+	v=$(cat "$top/VERSION")
+	exec 8>/tmp/smem-dkms-lane.lock
+	flock 8
+	make -s -C "$top" deb 2>&1 | tail -n 20 | sed 's/^/# /'
+	tap "${PIPESTATUS[0]}" "package: make deb builds four packages, lintian finds no error or warning"
+	debs=$(ls "$top"/build/deb/{smemdev-dkms,libsmem1,libsmem-dev,smemctl}_"$v"-*.deb 2>/dev/null)
+	for k in 6.1 6.12; do
+		releases+=("$("$top/tools/kernels.sh" -i "$k")")
+	done
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $debs 2>&1 | tail -n 20 | sed 's/^/# /'
+	tap "${PIPESTATUS[0]}" "package: apt-get install of the four packages"
+	for krel in "${releases[@]}"; do
+		dkms status -m smemdev -v "$v" -k "$krel" | grep -q ': installed' &&
+			modinfo -k "$krel" -F filename smemdev | grep -q "/updates/dkms/smemdev.ko"
+		tap $? "package: DKMS built and installed smemdev $v for $krel"
+	done
+	getent group smem >/dev/null
+	tap $? "package: smemctl's postinst made the group smem"
+	rm -rf "$pkg" && mkdir -p "$pkg"
+	printf '#include <smem.h>
+#include <smem/uapi.h>
+#include <stdio.h>
+%s
+' \
+		'int main(void) { printf("%s %lx\n", smem_version(), (unsigned long)SMEM_IOC_QUERY); return smem_version_check(SMEM_VERSION_MAJOR, SMEM_VERSION_MINOR); }' \
+		>"$pkg/version.c"
+	# shellcheck disable=SC2046
+	(cd "$pkg" && cc -Wall -Werror -o version version.c $(pkg-config --cflags --libs libsmem) &&
+		cc -Wall -Werror -o share_sealed "$top/examples/share_sealed.c" \
+			$(pkg-config --cflags --libs libsmem) &&
+		[ "$(./version | cut -d' ' -f1)" = "$v" ])
+	tap $? "package: programs build against libsmem-dev through pkg-config alone and run"
+	for k in 6.1 6.12; do
+		# shellcheck disable=SC2016
+		"$top/tools/vm-run" --no-build --dkms -k "$k" --bin /usr/sbin/smemctl \
+			--bin "$pkg/version" --bin "$pkg/share_sealed" -- sh -c '
+			rm -f /usr/lib/libsmem.so*
+			export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu
+			/usr/sbin/smemctl status | grep -q "file: *.*/updates/dkms/smemdev.ko" &&
+				echo "ok - $(uname -r): the package-built smemdev is loaded" ||
+				{ echo "not ok - $(uname -r): the package-built smemdev is loaded"; exit 1; }
+			'"$pkg"'/version >/dev/null && '"$pkg"'/share_sealed >/dev/null &&
+				echo "ok - $(uname -r): programs on the packaged libsmem run" ||
+				echo "not ok - $(uname -r): programs on the packaged libsmem run"
+			smem-run-tests kmod_device_test kmod_isolation_test lib_api_test \
+				lib_isolation_test lib_info_test' || rc=1
+	done
+	DEBIAN_FRONTEND=noninteractive apt-get purge -y -q smemdev-dkms libsmem1 libsmem-dev smemctl \
+		2>&1 | tail -n 10 | sed 's/^/# /'
+	tap "${PIPESTATUS[0]}" "package: apt-get purge of the four packages"
+	! ls -d /usr/src/smemdev-* /var/lib/dkms/smemdev /lib/modules/*/updates/dkms/smemdev.ko* \
+		/usr/lib/modprobe.d/smemdev.conf /usr/lib/modules-load.d/smemdev.conf \
+		/usr/include/smem.h /usr/include/smem /usr/lib/x86_64-linux-gnu/libsmem* \
+		/usr/sbin/smemctl /usr/lib/udev/rules.d/60-smem.rules >/dev/null 2>&1 &&
+		! dpkg -l smemdev-dkms libsmem1 libsmem-dev smemctl 2>/dev/null | grep -q '^[ir]'
+	tap $? "package: the purge leaves no module, no /usr/src tree, no DKMS state, no file"
+	echo "1..$n"
+	return $rc
+}
+
+# The suite as a kernel tree's kselftest: selftests/ copied into Debian's
+# linux-source-6.12 as tools/testing/selftests/smem, built and installed
+# by the kernel's selftests Makefile (the test module against the 6.12
+# headers, libsmem through pkg-config from a "make install DESTDIR="
+# staging tree), then the installed run_kselftest.sh in the 6.12 VM: every
+# program of the installed list reports, and none fails or skips.  On this
+# machine, where smemdev is not loaded, a kmod_* program skips instead.
+# The kernel tree (its selftests, and what their Makefile includes) is
+# extracted once into build/kselftest-linux.
+kselftest_lane() {
+	local n=0 rc=0 krel tree=$top/build/kselftest-linux work=$logdir/kselftest
+	local stage inst out prog
+	krel=$("$top/tools/kernels.sh" -i 6.12)
+	stage=$work/stage inst=$work/install
+	mkdir -p "$work"
+	# The project's build: the staging tree, and what vm-run copies in.
+	flock "$top/build/.lock" make -s -C "$top" userspace module install \
+		KVER="$krel" DESTDIR="$stage" PREFIX=/usr 2>&1 | sed 's/^/# /'
+	tap "${PIPESTATUS[0]}" "kselftest: smem built, and installed in a staging tree"
+	# One kernel tree for runs side by side: each builds in it in turn.
+	exec 9>"$top/build/.kselftest-linux.lock"
+	flock 9
+	if [ ! -f "$tree/.extracted" ]; then
+		rm -rf "$tree" && mkdir -p "$tree" &&
+			tar -xf /usr/src/linux-source-6.12.tar.xz -C "$tree" --strip-components=1 \
+				--wildcards 'linux-source-6.12/Makefile' \
+				'linux-source-6.12/scripts/subarch.include' \
+				'linux-source-6.12/tools/testing/selftests/*' &&
+			touch "$tree/.extracted"
+	fi
+	rm -rf "$tree/tools/testing/selftests/smem"
+	cp -a "$top/selftests" "$tree/tools/testing/selftests/smem"
+	# pkg-config sees the staging tree only, never a libsmem of this machine.
+	out=$(PKG_CONFIG_LIBDIR=$stage/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$stage \
+		make -C "$tree/tools/testing/selftests" -j"$(nproc)" TARGETS=smem \
+		KDIR="/lib/modules/$krel/build" FORCE_TARGETS=1 2>&1)
+	tap $? "kselftest: make -C tools/testing/selftests TARGETS=smem"
+	printf '%s\n' "$out" | grep -v '^  CC ' | sed 's/^/# /'
+	rm -rf "$inst"
+	out=$(PKG_CONFIG_LIBDIR=$stage/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$stage \
+		make -C "$tree/tools/testing/selftests" TARGETS=smem KDIR="/lib/modules/$krel/build" \
+		FORCE_TARGETS=1 install INSTALL_PATH="$inst" 2>&1)
+	tap $? "kselftest: make -C tools/testing/selftests TARGETS=smem install"
+	printf '%s\n' "$out" | tail -n 5 | sed 's/^/# /'
+	flock -u 9
+	[ -x "$inst/run_kselftest.sh" ] && [ -f "$inst/smem/module/smem_dmtest.ko" ] &&
+		[ -f "$inst/smem/config" ] && [ -f "$inst/smem/settings" ] &&
+		grep -q '^smem:kmod_' "$inst/kselftest-list.txt" &&
+		grep -q '^smem:lib_' "$inst/kselftest-list.txt"
+	tap $? "kselftest: installed run_kselftest.sh, kmod_* and lib_* programs, smem_dmtest.ko, config, settings"
+	# Here, without /dev/smem, a kmod_* program skips as kselftest expects.
+	if [ -e /dev/smem ]; then
+		echo "ok $((n += 1)) kselftest: without /dev/smem a kmod_* program skips # SKIP smemdev is loaded here"
+	else
+		out=$(env -u SMEM_REQUIRE_DEVICE "$inst/smem/kmod_device_test" 2>&1)
+		prog=$?
+		printf '%s\n' "$out" | sed 's/^/# /'
+		[ $prog = 4 ] && printf '%s\n' "$out" | grep -q '^1\.\.0 # SKIP /dev/smem is absent'
+		tap $? "kselftest: without /dev/smem a kmod_* program skips (exit $prog, a plan of 1..0)"
+	fi
+	# The project's runner prints one TAP document, as run_kselftest.sh
+	# does, and prove reads it: a program that passes, and here one that
+	# skips, unless smemdev is loaded on this machine.
+	# shellcheck disable=SC2046 # one word or none
+	LD_LIBRARY_PATH=$stage/usr/lib "$top/selftests/run-tests" "$inst/smem/lib_info_test" \
+		$([ -e /dev/smem ] || echo "$inst/smem/kmod_device_test") >"$work/run-tests.tap" 2>&1
+	out=$(prove --exec cat "$work/run-tests.tap" 2>&1)
+	tap $? "kselftest: prove reads what run-tests prints"
+	printf '%s\n' "$out" | sed 's/^/# /'
+	# The VM's coreutils timeout: runner.sh gives each program the time-out
+	# of settings only through /usr/bin/timeout (busybox's has no
+	# --foreground).
+	"$top/tools/vm-run" -k 6.12 --no-build -t 900 --bin /usr/bin/timeout -a "$inst" -- \
+		sh install/run_kselftest.sh | tee "$work/run.log"
+	tap "${PIPESTATUS[0]}" "kselftest: run_kselftest.sh in the 6.12 VM"
+	while read -r prog; do
+		grep -qE "^ok [0-9]+ selftests: smem: $prog\$" "$work/run.log"
+		tap $? "kselftest: $prog ran and passed"
+	done < <(sed -n 's/^smem://p' "$inst/kselftest-list.txt")
+	echo "1..$n"
+	return $rc
+}
+
 run_lane() {
 	local lane=$1 log=$logdir/$1.log start rc
 	start=$(date +%s)
@@ -241,6 +423,8 @@ run_lane() {
 	host) host_lane ;;
 	real) real_lane ;;
 	dkms) dkms_lane ;;
+	package) package_lane ;;
+	kselftest) kselftest_lane ;;
 	*) vm_lane "$lane" ;;
 	esac 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
@@ -258,13 +442,47 @@ for lane in "$@"; do
 	run_lane "$lane"
 done
 
+# The results in the log $1, as "PASSED FAILED SKIPPED".  Every TAP result
+# counts, and so does each test of a program run under kselftest's
+# runner (run-tests, run_kselftest.sh: "# selftests: smem: NAME", the
+# program's TAP prefixed with "# ", then "ok N selftests: smem: NAME"):
+# the program's own line counts only for what its tests do not say, a
+# skip of the whole program (a plan of 1..0) or a failure none of them
+# reported (a crash, a time-out).
+count_results() {
+	awk '
+	function add(line) {
+		if (line ~ /^not ok/)
+			fail++
+		else if (line ~ /# SKIP/)
+			skip++
+		else
+			pass++
+	}
+	/^# selftests: / { inside = 1; tests = 0; failed = 0; next }
+	inside && /^# (not )?ok / {
+		sub(/^# /, "")
+		add($0)
+		tests++
+		failed += /^not ok/
+		next
+	}
+	/^(not )?ok / {
+		if (inside && / selftests: /) {
+			inside = 0
+			if (!tests || (/^not ok/ && !failed))
+				add($0)
+		} else {
+			add($0)
+		}
+	}
+	END { printf "%d %d %d\n", pass, fail, skip }' "$1"
+}
+
 pass=0 fail=0 skip=0
 for lane in "$@"; do
-	log=$logdir/$lane.log
-	p=$(grep -cE '^ok ' "$log")
-	s=$(grep -cE '^ok .*# SKIP' "$log")
-	f=$(grep -cE '^not ok' "$log")
-	pass=$((pass + p - s)) skip=$((skip + s)) fail=$((fail + f))
+	read -r p f s < <(count_results "$logdir/$lane.log")
+	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
 done
 echo "lane times:$times (logs in ${logdir#$top/})"
 echo "$pass passed, $fail failed, $skip skipped"

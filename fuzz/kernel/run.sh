@@ -32,8 +32,10 @@ case "$seconds" in '' | *[!0-9]*) usage ;; esac
 fuzz_args=()
 save_corpus=0
 out=$top/build/fuzz/kernel
-# The guest's memory: 1G by default; 4G and more maps most of it with
-# 1 GiB direct-map pages, which carving must step around.
+# The guest's memory: 1G by default.  A bigger guest has more blocks to
+# carve, but no 1 GiB direct-map pages: the debug kernel boots with
+# DEBUG_PAGEALLOC on, which maps the direct map with 4 KiB pages (the real
+# lane tests 1 GiB pages on Debian's kernels).
 mem=1G
 while [ $# -gt 0 ]; do
 	case "$1" in

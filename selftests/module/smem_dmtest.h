@@ -6,6 +6,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
+/* Where tools/vm-run's guest has it; dmtest_open_ko() looks beside the program first. */
 #define SMEM_DMTEST_PATH	"/usr/lib/smem/selftests/smem_dmtest.ko"
 #define SMEM_DMTEST_VIRT_TO_PFN	_IOWR('d', 1, __u64)
 #define SMEM_DMTEST_VIRT_TO_CACHE	_IOWR('d', 2, __u64)
