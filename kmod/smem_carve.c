@@ -308,7 +308,7 @@ static int smem_carve_one(void)
 		/*
 		 * Unmovable pages (-EBUSY) and holes or a wrong zone (-EINVAL)
 		 * are properties of the block: not again. Anything else (a
-		 * fatal signal, no memory for the bookkeeping) says nothing
+		 * signal, no memory for the bookkeeping) says nothing
 		 * about the block, so the next resize may try it again.
 		 */
 		if (ret != -EBUSY && ret != -EINVAL)

@@ -302,10 +302,12 @@ module_exit(smem_exit);
 
 MODULE_DESCRIPTION("Secret memory outside the kernel direct map");
 /*
- * The module was called smem.ko before 0.1.0: "modprobe smem" and
- * "options smem" lines keep working through this alias on x86, where no
- * in-tree module is called smem.  Elsewhere Qualcomm's smem.ko owns the
- * name, and the alias is never looked at anyway (a module name wins).
+ * The module was called smem.ko before 0.1.0: "modprobe smem" and a
+ * "smem" line in modules-load.d keep working through this alias on x86,
+ * where no in-tree module is called smem ("options smem" lines do not:
+ * modprobe matches options by module name).  Elsewhere Qualcomm's smem.ko
+ * owns the name, and the alias is never looked at anyway (a module name
+ * wins).
  */
 #ifdef CONFIG_X86
 MODULE_ALIAS("smem");
