@@ -269,7 +269,7 @@ dkms_lane() {
 # on the packaged libsmem (the tree's copy is removed from the guest), and
 # a purge leaves nothing behind.
 package_lane() {
-	local k krel n=0 rc=0 releases=() v debs pkg=$top/build/pkgtest
+	local k krel n=0 rc=0 releases=() v debs pkg
 	v=$(cat "$top/VERSION")
 	exec 8>/tmp/smem-dkms-lane.lock
 	flock 8
@@ -289,7 +289,9 @@ package_lane() {
 	done
 	getent group smem >/dev/null
 	tap $? "package: smemctl's postinst made the group smem"
-	rm -rf "$pkg" && mkdir -p "$pkg"
+	# Not under /tmp, where $top may be: the guest mounts a tmpfs there,
+	# over whatever vm-run --bin put in it.
+	pkg=$(mktemp -d /var/tmp/smem-pkgtest.XXXXXX)
 	printf '#include <smem.h>
 #include <smem/uapi.h>
 #include <stdio.h>
@@ -327,6 +329,7 @@ package_lane() {
 		/usr/sbin/smemctl /usr/lib/udev/rules.d/60-smem.rules >/dev/null 2>&1 &&
 		! dpkg -l smemdev-dkms libsmem1 libsmem-dev smemctl 2>/dev/null | grep -q '^[ir]'
 	tap $? "package: the purge leaves no module, no /usr/src tree, no DKMS state, no file"
+	rm -rf "$pkg"
 	echo "1..$n"
 	return $rc
 }

@@ -55,7 +55,7 @@ load="/root/vmlinuz --initrd=/root/capture.cpio --append='$capture_cmdline'"
 # only the exit line).
 dump='{ echo smem-vm-dmesg-begin; dmesg; echo smem-vm-dmesg-end; } >/dev/ttyS1'
 hold="kdump_holder hold $seed '$dump'"
-warned='dmesg | grep -ci "smem:.*crash kernel"'
+warned='dmesg | grep -ci "smemdev:.*crash kernel"'
 
 # run NAME CMDLINE SCRIPT [VM-RUN OPTIONS]: boot, crash, capture; the
 # console in $work/NAME.log, vm-run's status in $work/NAME.rc.
@@ -118,7 +118,7 @@ run A crash_kexec_post_notifiers "
 	echo kdump-status-after=\$(kdump_holder status)
 	kdump_holder grow
 	echo kdump-warned-after=\$($warned)
-	dmesg | grep -i 'smem:.*crash kernel' | sed 's/^/kdump-warning: /'
+	dmesg | grep -i 'smemdev:.*crash kernel' | sed 's/^/kdump-warning: /'
 	$hold"
 grep '^kdump-warning: ' "$work/A.log" | sed 's/^/# /'
 captured A && [ "$(hits A secret)" = 0 ]

@@ -21,7 +21,8 @@
 #
 # kmod_carve_test's cases about one kind of guest run in that guest only,
 # and no case of this lane may skip: each guest is here to prove what it
-# has.  Every case of kmod_carve_test grows and shrinks the pool, once
+# has.  failed_allocation_refuses_no_block needs fault injection, which
+# only the debug kernel has: it runs in the debug lane.  Every case of kmod_carve_test grows and shrinks the pool, once
 # under memory pressure.  vm-run fails a guest on any kernel warning.
 # Prints TAP, the guests' output as comments (their test results as they
 # are), and each guest's time; exits non-zero when anything failed.
@@ -64,6 +65,7 @@ value() {
 }
 
 carve=/usr/lib/smem/selftests/kmod_carve_test
+nofi=(-T failed_allocation_refuses_no_block)
 meminfo='grep DirectMap /proc/meminfo | tr -d " " | sed "s/:/=/"'
 # shellcheck disable=SC2054
 vmem=(-m 1G,maxmem=3G
@@ -73,13 +75,13 @@ vmem=(-m 1G,maxmem=3G
 
 echo "TAP version 13"
 
-guest 4g -m 4G -- sh -c "$meminfo; $carve -T driver_managed_memory_stays -T movable_blocks_carve"
+guest 4g -m 4G -- sh -c "$meminfo; $carve -T driver_managed_memory_stays -T movable_blocks_carve ${nofi[*]}"
 [ "$(value 4g DirectMap1G)" -gt 0 ] 2>/dev/null
 tap $? "guest 4g: boot memory is 1 GiB-mapped (DirectMap1G $(value 4g DirectMap1G) kB)"
 passed 4g gib_mapped_memory_stays
 
 guest nogbpages -m 4G -c nogbpages -- sh -c "$meminfo; $carve -T gib_mapped_memory_stays \
-	-T driver_managed_memory_stays -T movable_blocks_carve"
+	-T driver_managed_memory_stays -T movable_blocks_carve ${nofi[*]}"
 # Without 1 GiB pages, meminfo has no DirectMap1G line.
 [ "$(value nogbpages DirectMap1G)" = "" ]
 tap $? "guest nogbpages: no 1 GiB page (no DirectMap1G in /proc/meminfo)"
@@ -88,14 +90,14 @@ with=$(value 4g eligible_blocks) without=$(value nogbpages eligible_blocks)
 tap $? "nogbpages makes more blocks eligible: ${with:-?} without it, ${without:-?} with it (carved: $(value 4g carved_blocks), $(value nogbpages carved_blocks))"
 
 guest virtio-mem "${vmem[@]}" -- \
-	"$carve" -T gib_mapped_memory_stays -T movable_blocks_carve
+	"$carve" -T gib_mapped_memory_stays -T movable_blocks_carve "${nofi[@]}"
 passed virtio-mem driver_managed_memory_stays
 
 # Blocks given back go back to ZONE_MOVABLE only with online_movable:
 # with "online" the kernel puts them in a kernel zone, where unmovable
 # pages may make them refuse the next time.
 guest movable -c "movablecore=512M memhp_default_state=online_movable" -- \
-	"$carve" -T gib_mapped_memory_stays -T driver_managed_memory_stays
+	"$carve" -T gib_mapped_memory_stays -T driver_managed_memory_stays "${nofi[@]}"
 passed movable movable_blocks_carve
 
 # The command line's policy is the one given-back blocks follow.
