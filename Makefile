@@ -109,6 +109,9 @@ LIB_HDRS := $(wildcard libsmem/*.h) include/smem.h $(VERSION_H) include/uapi/lin
 LIB_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC -fexceptions \
 	-fvisibility=hidden $(SMEM_H_INC) -Iinclude/uapi -pthread
 LIB_PIC_OBJS := $(LIB_SRCS:libsmem/%.c=$(BUILD)/lib/obj/%.o)
+# Enclaves seal with libsodium's XChaCha20-Poly1305 (libsmem/enclave.c):
+# the shared library needs it, and so does every link of libsmem.a.
+SODIUM_LIBS := $(shell pkg-config --libs libsodium)
 # Every symbol bound at load time: a lazily bound call saves the vector
 # registers on the stack (_dl_runtime_resolve_xsavec), and the GOT is
 # read-only afterwards.
@@ -140,7 +143,7 @@ $(BUILD)/lib/obj/%.o: libsmem/%.c $(LIB_HDRS)
 
 $(LIB_SO): $(LIB_PIC_OBJS) libsmem/libsmem.map
 	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(LIB_SONAME) $(LIB_LDFLAGS) \
-		-Wl,--version-script=libsmem/libsmem.map -o $@ $(LIB_PIC_OBJS)
+		-Wl,--version-script=libsmem/libsmem.map -o $@ $(LIB_PIC_OBJS) $(SODIUM_LIBS)
 	ln -sf $(notdir $@) $(BUILD)/lib/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(BUILD)/lib/libsmem.so
 
@@ -228,7 +231,7 @@ $(BUILD)/$(1)/lib/$(LIB_SONAME): $(LIB_SRCS) $(LIB_HDRS) libsmem/libsmem.map
 	@mkdir -p $$(dir $$@)
 	$(CC) $(call SAN_CFLAGS,$(1)) $(WARN) -fPIC -fexceptions -fvisibility=hidden -shared \
 		-Wl,-soname,$(LIB_SONAME) $(LIB_LDFLAGS) \
-		-Wl,--version-script=libsmem/libsmem.map -o $$@ $(LIB_SRCS)
+		-Wl,--version-script=libsmem/libsmem.map -o $$@ $(LIB_SRCS) $(SODIUM_LIBS)
 	ln -sf $(LIB_SONAME) $(BUILD)/$(1)/lib/libsmem.so
 
 $(BUILD)/$(1)/selftests/%: selftests/%.c $(wildcard selftests/lib_*.h) selftests/test_util.h \
@@ -273,7 +276,7 @@ SMEMCTL_SRCS := $(wildcard tools/smemctl/*.c)
 $(BUILD)/tools/smemctl: $(SMEMCTL_SRCS) $(wildcard tools/smemctl/*.h) $(LIB_A) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) $$(pkg-config --cflags libkmod) \
-		$(LDFLAGS) -o $@ $(SMEMCTL_SRCS) $(LIB_A) $$(pkg-config --libs libkmod)
+		$(LDFLAGS) -o $@ $(SMEMCTL_SRCS) $(LIB_A) $(SODIUM_LIBS) $$(pkg-config --libs libkmod)
 
 $(BUILD)/tools/smem-demo-%: demo/%.c $(LIB_SO) $(LIB_HDRS) selftests/module/smem_dmtest.h
 	@mkdir -p $(dir $@)

@@ -305,6 +305,77 @@ int smem_version_check(unsigned int major, unsigned int minor);
  */
 int smem_purge(void);
 
+/*
+ * Enclaves: bytes kept sealed (XChaCha20-Poly1305, libsodium) in ordinary
+ * memory under one key of the process, which itself lives only in secret
+ * memory: in one secret, and in a scratch secret of each thread that uses
+ * enclaves.  An enclave costs ordinary memory (40 bytes more than the
+ * sealed bytes, in one allocation) and no secret memory, no mapping and no
+ * descriptor; it is opened into a secret, or read in a window, when
+ * needed.  Immutable once sealed, safe to share between threads, reference
+ * counted.  The associated data binds each enclave's identity and size:
+ * bytes swapped between enclaves, truncated or changed fail with -EBADMSG.
+ *
+ * The key is made at the first enclave and is never inherited: in a
+ * forked child every enclave made before the fork fails with -ECHILD (new
+ * ones work, under a key of the child's).  smem_purge() wipes the key:
+ * enclaves sealed under it fail with -EBADF from then on.
+ */
+struct smem_enclave;	/* opaque, reference counted, safe to share between threads */
+
+/*
+ * Seal @len bytes at @data, then wipe @data unless @flags has
+ * SMEM_KEEP_SOURCE (on failure @data is left as it was).
+ */
+int smem_enclave_new(void *data, size_t len, unsigned int flags, struct smem_enclave **ret);
+/*
+ * Seal the bytes of @s, which never pass through ordinary memory; with
+ * SMEM_CLOSE in @flags, close @s afterwards (the enclave is returned when
+ * the close succeeds or is left to complete, -EINPROGRESS inside a
+ * callback on @s; otherwise the close's error is, and no enclave).
+ */
+#define SMEM_CLOSE		(1U << 1)
+int smem_secret_seal(struct smem_secret *s, unsigned int flags, struct smem_enclave **ret);
+/* A new secret holding the bytes; @flags: SMEM_REQUIRE() only. */
+int smem_enclave_open(struct smem_enclave *e, unsigned int flags, struct smem_secret **ret);
+/*
+ * Call @fn with the bytes, unsealed into this thread's scratch secret for
+ * the call only, in a window as smem_secret_read() opens one (with
+ * protection keys readable by this thread only), then wiped, the stack
+ * below and the registers erased; returns what @fn returned (a negative
+ * value: -ECANCELED).  A callback may read other enclaves.
+ */
+int smem_enclave_read(struct smem_enclave *e, smem_read_fn fn, void *arg);
+/* Bytes in the enclave (0 for NULL). */
+size_t smem_enclave_size(const struct smem_enclave *e);
+struct smem_enclave *smem_enclave_ref(struct smem_enclave *e);
+/* Drop a reference (NULL is accepted); returns NULL. */
+struct smem_enclave *smem_enclave_unref(struct smem_enclave *e);
+/*
+ * The sealed form of the enclave (ciphertext, nonce, tag, size, identity:
+ * nothing secret) into @buf: its length; with @buf NULL and @len 0 the
+ * length it needs; -ERANGE when @len is too short.  Valid in this process
+ * until the next smem_rekey(); an application stores it where it likes.
+ */
+ssize_t smem_enclave_export(struct smem_enclave *e, void *buf, size_t len);
+/*
+ * An enclave from a sealed form: -EINVAL when it is not one (bad length,
+ * magic or version), -EBADMSG when its bytes do not authenticate,
+ * -ESTALE when it was sealed under a key smem_rekey() has replaced,
+ * -ECHILD when under the parent's key.  @flags must be 0.
+ */
+int smem_enclave_import(const void *buf, size_t len, unsigned int flags,
+			struct smem_enclave **ret);
+/*
+ * Replace the process key: a new random key, every live enclave sealed
+ * again under it (its bytes unsealed only into secret memory), then the
+ * old key wiped everywhere; opens and reads of other threads go on
+ * meanwhile.  Returns how many enclaves were sealed again (0 when there
+ * is no key yet: no enclave), or -EDEADLK when called inside a window (a
+ * callback).  Enclaves inherited over fork() are not sealed again.
+ */
+int smem_rekey(void);
+
 #ifdef __cplusplus
 }
 #endif

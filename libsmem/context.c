@@ -70,6 +70,8 @@ int smem_fill_random(void *buf, size_t len)
 
 static void fork_prepare(void)
 {
+	smem_key_fork_prepare();
+	smem_enclave_fork_prepare();
 	pthread_mutex_lock(&context_lock);
 	smem_arena_fork_prepare();
 	smem_region_fork_prepare();
@@ -80,6 +82,8 @@ static void fork_parent(void)
 	smem_region_fork_parent();
 	smem_arena_fork_parent();
 	pthread_mutex_unlock(&context_lock);
+	smem_enclave_fork_parent();
+	smem_key_fork_parent();
 }
 
 static void fork_child(void)
@@ -89,6 +93,8 @@ static void fork_child(void)
 	smem_arena_fork_child();
 	smem_pkey_fork_child();
 	pthread_mutex_unlock(&context_lock);
+	smem_enclave_fork_child();
+	smem_key_fork_child();
 }
 
 /*

@@ -306,4 +306,85 @@ struct smem_secret *smem_secret_alloc_imported(void);
 void smem_secret_set_imported(struct smem_secret *s, const struct smem_region *r,
 			      unsigned char *data, size_t len, int pkey);
 
+/* A secret of @len zero bytes; @flags: SMEM_REQUIRE() only. */
+int smem_secret_new_zeroed(size_t len, unsigned int flags, struct smem_secret **ret);
+/*
+ * Whether this thread is inside a window on @s (a window left by
+ * longjmp() and not found dead yet counts).
+ */
+bool smem_secret_held(const struct smem_secret *s);
+/*
+ * Whether this thread is inside any window, once the dead ones below
+ * @entry, the frame of the public call asking, are ended.
+ */
+bool smem_thread_in_window(uintptr_t entry);
+
+/* ------------------------------------------------------------- enclaves */
+
+#define SMEM_ENCLAVE_KEY_SIZE	32	/* crypto_aead_xchacha20poly1305_ietf_KEYBYTES */
+
+/*
+ * Inside a window on this thread's scratch secret (enclave_key.c): the
+ * copy of the process key, and room for unsealed bytes.
+ */
+struct smem_key_use {
+	struct smem_key_block *block;	/* the copy of the keys, in the scratch */
+	unsigned char *room;		/* for unsealed bytes: wiped when the window ends */
+	size_t room_size;
+};
+
+typedef int (*smem_key_fn)(struct smem_key_use *k, void *arg);
+
+/* libsodium initialised: 0, or -ENOSYS when it could not be. */
+int smem_sodium_ready(void);
+/*
+ * Make the process key if there is none usable (none yet, wiped by
+ * smem_purge(), or the parent's): 0 or -errno.
+ */
+int smem_key_ensure(void);
+/*
+ * Call @fn with the keys and at least @room bytes of room, in a write
+ * window on this thread's scratch (or, when that one is busy, in a
+ * callback of this thread, or too small, on a scratch made for the call),
+ * which erases the stack and registers when it ends, the @room bytes
+ * wiped.  Returns @fn's result (any int), or -errno when the
+ * window could not be had.
+ */
+int smem_key_run(size_t room, smem_key_fn fn, void *arg);
+/*
+ * The key of @epoch in k's copy, refreshed from the process key when it
+ * lacks it (0: the current key, and *@epoch says which): NULL when the
+ * process key does not have it either.  A refresh moves the keys: find
+ * the one that may need it first.
+ */
+const unsigned char *smem_key_find(struct smem_key_use *k, uint32_t *epoch);
+/* The epoch new enclaves are sealed under: 0 before the first key. */
+uint32_t smem_key_current(void);
+/*
+ * Why an enclave sealed under @epoch cannot be opened, its key being
+ * absent: -ECHILD (the parent's), -EBADF (wiped by smem_purge()) or
+ * -ESTALE (replaced by smem_rekey()).
+ */
+int smem_key_missing(uint32_t epoch);
+/*
+ * smem_rekey()'s steps on the key, under its lock.  Rotate: a new current
+ * key, the old one kept as the previous (*old 0: there was no key, and
+ * nothing is done); publish: new seals take @epoch, called under the
+ * lock that orders them; retire: wipe the previous key in the process
+ * key and in every thread's copy.
+ */
+int smem_key_rotate(uint32_t *old, uint32_t *new);
+void smem_key_publish(uint32_t epoch);
+int smem_key_retire(uint32_t old);
+/*
+ * pthread_atfork handlers, before the context's (an enclave's key is made
+ * under master_lock): the scratches', the process key's, the enclaves'.
+ */
+void smem_key_fork_prepare(void);
+void smem_key_fork_parent(void);
+void smem_key_fork_child(void);
+void smem_enclave_fork_prepare(void);
+void smem_enclave_fork_parent(void);
+void smem_enclave_fork_child(void);
+
 #endif /* SMEM_INTERNAL_H */

@@ -921,8 +921,15 @@ static int secret_alloc(const struct smem_context *ctx, size_t len, struct smem_
 	return 0;
 }
 
-/* Fill a new secret from @src, or with random bytes, and let others in. */
-static int secret_fill(struct smem_secret *s, const void *src)
+/* How a new secret gets its bytes. */
+enum secret_fill {
+	FILL_COPY,		/* from the caller's buffer */
+	FILL_RANDOM,		/* getrandom(2) */
+	FILL_ZERO,		/* as the pages come: zero */
+};
+
+/* Fill a new secret from @src, randomly or not at all, and let others in. */
+static int secret_fill(struct smem_secret *s, enum secret_fill fill, const void *src)
 {
 	uint32_t saved_pkru = 0;
 	int err = 0, err2;
@@ -930,9 +937,9 @@ static int secret_fill(struct smem_secret *s, const void *src)
 	if (s->key_bits)
 		saved_pkru = smem_pkru_open(key_ad_bits(s->key_bits), true);
 	canary_write(s, context_canary());
-	if (src)
+	if (fill == FILL_COPY)
 		smem_bytes_copy(s->data, src, s->size);
-	else
+	else if (fill == FILL_RANDOM)
 		err = smem_fill_random(s->data, s->size);
 	if (s->key_bits)
 		smem_wrpkru(saved_pkru);
@@ -940,7 +947,7 @@ static int secret_fill(struct smem_secret *s, const void *src)
 	return err ? err : err2;
 }
 
-static int secret_new(const void *src, size_t len, unsigned int flags,
+static int secret_new(enum secret_fill fill, const void *src, size_t len, unsigned int flags,
 		      struct smem_secret **ret)
 {
 	const struct smem_context *ctx;
@@ -948,7 +955,9 @@ static int secret_new(const void *src, size_t len, unsigned int flags,
 	unsigned int required;
 	int err;
 
-	if (!ret || !len || len > SMEM_SECRET_MAX_SIZE || (flags & ~VALID_FLAGS))
+	/* Zeroed secrets are the library's: an enclave's scratch may be a page more. */
+	if (!ret || !len || len > SMEM_SECRET_MAX_SIZE + (fill == FILL_ZERO ? 4096 : 0) ||
+	    (flags & ~VALID_FLAGS))
 		return -EINVAL;
 	err = smem_context_get(&ctx);
 	if (err)
@@ -959,7 +968,7 @@ static int secret_new(const void *src, size_t len, unsigned int flags,
 	err = secret_alloc(ctx, len, &s);
 	if (err)
 		return err;
-	err = secret_fill(s, src);
+	err = secret_fill(s, fill, src);
 	if (err) {
 		smem_secret_unref(s);
 		return err;
@@ -976,7 +985,7 @@ SMEM_EXPORT int smem_secret_new(void *data, size_t len, unsigned int flags,
 
 	if (!data)
 		return -EINVAL;
-	err = secret_new(data, len, flags, ret);
+	err = secret_new(FILL_COPY, data, len, flags, ret);
 	if (!err && !(flags & SMEM_KEEP_SOURCE))
 		explicit_bzero(data, len);
 	return err;
@@ -989,7 +998,27 @@ SMEM_EXPORT int smem_secret_new_random(size_t len, unsigned int flags,
 
 	if (flags & SMEM_KEEP_SOURCE)
 		return -EINVAL;
-	return secret_new(NULL, len, flags, ret);
+	return secret_new(FILL_RANDOM, NULL, len, flags, ret);
+}
+
+int smem_secret_new_zeroed(size_t len, unsigned int flags, struct smem_secret **ret)
+{
+	if (flags & SMEM_KEEP_SOURCE)
+		return -EINVAL;
+	return secret_new(FILL_ZERO, NULL, len, flags, ret);
+}
+
+bool smem_secret_held(const struct smem_secret *s)
+{
+	return find_access(this_thread(), s);
+}
+
+bool smem_thread_in_window(uintptr_t entry)
+{
+	struct thread_windows *tw = this_thread();
+
+	end_stale(tw, entry);
+	return tw->depth;
 }
 
 struct smem_secret *smem_secret_alloc_imported(void)

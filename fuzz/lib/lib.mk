@@ -27,6 +27,6 @@ fuzz-lib-build: $(FUZZ_LIB_HARNESSES:%=$(FUZZ_LIB_OUT)/%)
 
 $(FUZZ_LIB_OUT)/%: fuzz/lib/%.c $(LIB_SRCS) $(LIB_HDRS) fuzz/lib/lib.mk
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_LIB_CFLAGS) -o $@ $< $(LIB_SRCS) $(FUZZ_LIB_LDFLAGS_$*)
+	$(FUZZ_CC) $(FUZZ_LIB_CFLAGS) -o $@ $< $(LIB_SRCS) $(FUZZ_LIB_LDFLAGS_$*) $(SODIUM_LIBS)
 
 $(FUZZ_LIB_OUT)/api_fuzz: $(FUZZ_LIB_HDRS_api_fuzz)
