@@ -98,10 +98,10 @@ struct smem_info {
  *    vfork() or a raw clone() are not told, and find no pages (a fault)
  *    or zeroed ones where the parent's secrets were;
  *  - without keys each secret has pages of its own between two guard
- *    pages (three mappings: vm.max_map_count), and on the kmod backend a
- *    file descriptor of its own (RLIMIT_NOFILE); with keys, secrets of up
- *    to 2016 bytes share pages with secrets of the same key, a canary
- *    between neighbours.
+ *    pages (three mappings: vm.max_map_count caps a process at about
+ *    21,000 secrets; enclaves, below, have no such cap); with keys, secrets
+ *    of up to 2016 bytes share pages with secrets of the same key, a
+ *    canary between neighbours.  No secret keeps a file descriptor.
  *
  * Errors common to every call taking a secret:
  *   -EINVAL  NULL secret, callback or output pointer, zero or too large a

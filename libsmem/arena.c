@@ -107,7 +107,7 @@ static int chunk_new(const struct smem_context *ctx, int pkey, struct size_class
 	ch = calloc(1, sizeof(*ch) + (nr_slots + 63) / 64 * sizeof(uint64_t));
 	if (!ch)
 		return -ENOMEM;
-	err = smem_region_create(&ch->region, bytes, ctx->backend, pkey);
+	err = smem_region_create(&ch->region, bytes, ctx->backend, pkey, false);
 	if (err) {
 		free(ch);
 		return err;

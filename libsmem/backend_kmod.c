@@ -2,9 +2,13 @@
 /*
  * The kmod backend: one /dev/smem object per secret (or per arena chunk).
  * The module hands out pages outside the direct map (when its pool could
- * carve them), refuses get_user_pages(), and switches the protection of
- * every mapping of the object with SMEM_IOC_PROTECT, so the descriptor is
- * kept as long as transitions are needed.
+ * carve them) and refuses get_user_pages().  A secret's object has one
+ * mapping, this process's, so its protection changes with mprotect()
+ * rather than SMEM_IOC_PROTECT (which switches every mapping of an
+ * object): the descriptor is closed once the pages are mapped, and the
+ * secrets of a process are not capped at RLIMIT_NOFILE.  The module still
+ * refuses a writable mapping of a sealed object (imports), and makes its
+ * own faults fail where its protection forbids.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -113,17 +117,9 @@ static int kmod_map(struct smem_region *r)
 	return 0;
 }
 
-static int kmod_protect(struct smem_region *r, unsigned int prot)
-{
-	struct smem_protect req = { .prot = prot };
-
-	return ioctl(r->fd, SMEM_IOC_PROTECT, &req) ? -errno : 0;
-}
-
 const struct smem_backend_desc smem_backend_kmod = {
 	.id = SMEM_BACKEND_KMOD,
 	.name = "kmod",
 	.probe = kmod_probe,
 	.map = kmod_map,
-	.protect = kmod_protect,
 };

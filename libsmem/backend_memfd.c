@@ -109,5 +109,4 @@ const struct smem_backend_desc smem_backend_memfd_secret = {
 	.name = "memfd_secret",
 	.probe = memfd_probe,
 	.map = memfd_map,
-	.protect = smem_region_mprotect,
 };

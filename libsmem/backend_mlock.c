@@ -34,5 +34,4 @@ const struct smem_backend_desc smem_backend_mlock = {
 	.name = "mlock",
 	.probe = mlock_probe,
 	.map = mlock_map,
-	.protect = smem_region_mprotect,
 };

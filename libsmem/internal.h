@@ -78,9 +78,6 @@ void smem_scrub_prepare(void);
 
 struct smem_region;
 
-/* How a region's protection changes: SMEM_PROT_NONE, _READ or _READWRITE. */
-typedef int (*smem_protect_fn)(struct smem_region *r, unsigned int prot);
-
 /*
  * Pages of one secret or one arena chunk, with a PROT_NONE guard page on
  * each side so that a linear overrun faults instead of reaching a
@@ -90,8 +87,7 @@ struct smem_region {
 	struct smem_region *prev, *next;	/* in the registry */
 	unsigned char *base;			/* first usable byte */
 	size_t size;				/* usable bytes, whole pages */
-	int fd;					/* -1 unless ->protect needs it */
-	smem_protect_fn protect;
+	int fd;					/* -1 unless kept to be exported */
 };
 
 struct smem_backend_desc;
@@ -126,10 +122,12 @@ int smem_region_purge_walk(bool (*fn)(struct smem_region *r, void *arg), void *a
 /*
  * Reserve, map from @backend and, when @pkey >= 0, tag with that key (the
  * pages then stay mapped read-write and only PKRU guards them), register;
- * takes smem_fork_block() for all of it.
+ * takes smem_fork_block() for all of it.  The backend's descriptor is
+ * closed once the pages are mapped, unless @keep_fd: then r->fd is the
+ * caller's (an export seals it).
  */
 int smem_region_create(struct smem_region *r, size_t size,
-		       const struct smem_backend_desc *backend, int pkey);
+		       const struct smem_backend_desc *backend, int pkey, bool keep_fd);
 /* Tag with @pkey, keeping the access @prot (PROT_*). */
 int smem_region_tag(struct smem_region *r, int pkey, int prot);
 /*
@@ -141,7 +139,12 @@ void smem_region_destroy(struct smem_region *r);
 int smem_region_release(struct smem_region *r);
 /* Unmap and close a region that was never registered. */
 void smem_region_unmap(struct smem_region *r);
-/* Protection by the page tables of this process (memfd_secret, mlock, imports) */
+/*
+ * Change the protection: SMEM_PROT_NONE, _READ or _READWRITE.  Every
+ * backend's pages, and imports, have one mapping, this process's: its
+ * page tables are the protection (on kmod the module refuses only what a
+ * seal forbids).
+ */
 int smem_region_mprotect(struct smem_region *r, unsigned int prot);
 
 /* ------------------------------------------------------------ backends */
@@ -153,11 +156,10 @@ struct smem_backend_desc {
 	int (*probe)(unsigned int *guarantees);
 	/*
 	 * Put r->size bytes of the backend's pages, readable and writable,
-	 * over the reservation at r->base; may leave in r->fd a descriptor
-	 * that ->protect needs.
+	 * over the reservation at r->base; may leave their descriptor in
+	 * r->fd.  Their protection then changes with smem_region_mprotect().
 	 */
 	int (*map)(struct smem_region *r);
-	smem_protect_fn protect;
 };
 
 /* An errno of mlock(2) or of faulting secret pages in, as -errno (-EAGAIN for the limit). */

@@ -82,7 +82,7 @@ int smem_pkey_setup(const struct smem_backend_desc *backend)
 	 * worth trying again later) is told apart from a refusal of the key
 	 * (EINVAL, EOPNOTSUPP: no keys with this backend, for good).
 	 */
-	err = smem_region_create(&probe, (size_t)sysconf(_SC_PAGESIZE), backend, -1);
+	err = smem_region_create(&probe, (size_t)sysconf(_SC_PAGESIZE), backend, -1, false);
 	if (err) {
 		pkey_free(key);
 		return err;

@@ -6,7 +6,7 @@
  * It must work from a signal handler that interrupted any code, the
  * library's included: it takes no lock, allocates nothing and never
  * waits, and calls nothing but system calls (open(), read(), close(),
- * mprotect(), ioctl()) and the PKRU instructions.  What it relies on:
+ * mprotect()) and the PKRU instructions.  What it relies on:
  *  - the epoch is bumped first, so every secret made before sees that it
  *    was purged (secret.c: its calls fail with -EBADF) even if the wipe
  *    that follows is cut short;
@@ -16,11 +16,11 @@
  *    closes it: opening all the library's keys for this thread makes every
  *    region writable here, and nowhere else;
  *  - without keys (or for a region that still has a descriptor, an export
- *    being made) the region's protection is switched to read-write the way
- *    its backend does it; a region that refuses (sealed) is skipped;
+ *    being made) the region's protection is switched to read-write with
+ *    mprotect(); a region that refuses (sealed) is skipped;
  *  - the zeros come from read() on /dev/zero, not from stores of ours:
  *    without keys another thread may close the pages again under us (its
- *    window ends: mprotect() or ioctl() to SMEM_PROT_NONE), and a store
+ *    window ends: mprotect() to PROT_NONE), and a store
  *    would then fault, killing the process in its crash handler; the
  *    kernel's copy fails with EFAULT instead, and we open the pages again
  *    and go on (a window cannot open again: the epoch turns it away).
@@ -62,7 +62,7 @@ static bool purge_region(struct smem_region *r, void *arg)
 	 */
 	if (p->keys)
 		smem_wrpkru(p->saved_pkru & ~smem_pkey_lib_bits());
-	if (reopen && (!r->protect || r->protect(r, SMEM_PROT_READWRITE)))
+	if (reopen && smem_region_mprotect(r, SMEM_PROT_READWRITE))
 		return false;
 	if (p->zero_fd < 0) {
 		explicit_bzero(r->base, r->size);
@@ -77,7 +77,8 @@ static bool purge_region(struct smem_region *r, void *arg)
 		if (n < 0 && errno == EINTR)
 			continue;
 		/* EFAULT: closed again meanwhile. */
-		if (!reopen || ++tries > REOPEN_TRIES || r->protect(r, SMEM_PROT_READWRITE))
+		if (!reopen || ++tries > REOPEN_TRIES ||
+		    smem_region_mprotect(r, SMEM_PROT_READWRITE))
 			return false;
 	}
 	return true;

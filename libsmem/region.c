@@ -114,7 +114,6 @@ int smem_region_reserve(struct smem_region *r, size_t size)
 	r->base = map + guard;
 	r->size = size;
 	r->fd = -1;
-	r->protect = NULL;
 	return 0;
 }
 
@@ -150,7 +149,7 @@ int smem_region_tag(struct smem_region *r, int pkey, int prot)
 }
 
 int smem_region_create(struct smem_region *r, size_t size,
-		       const struct smem_backend_desc *backend, int pkey)
+		       const struct smem_backend_desc *backend, int pkey, bool keep_fd)
 {
 	int block, err;
 
@@ -158,15 +157,16 @@ int smem_region_create(struct smem_region *r, size_t size,
 	err = smem_region_reserve(r, size);
 	if (err)
 		goto out;
-	r->protect = backend->protect;
 	err = backend->map(r);
-	if (!err && pkey >= 0) {
+	if (!err && pkey >= 0)
 		err = smem_region_tag(r, pkey, PROT_READ | PROT_WRITE);
-		/* With a key the protection never changes again. */
-		if (!err && r->fd >= 0) {
-			close(r->fd);
-			r->fd = -1;
-		}
+	/*
+	 * The mapping holds the object: a descriptor per secret would cap
+	 * the secrets of a process at RLIMIT_NOFILE.
+	 */
+	if (!err && !keep_fd && r->fd >= 0) {
+		close(r->fd);
+		r->fd = -1;
 	}
 	if (err)
 		smem_region_unmap(r);

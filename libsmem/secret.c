@@ -240,7 +240,7 @@ static int acquire_read(struct smem_secret *s)
 			/* The first reader opens the pages before it counts as inside. */
 			if (!cas_state(s, &old, old | ST_BUSY))
 				continue;
-			err = s->region.protect(&s->region, SMEM_PROT_READ);
+			err = smem_region_mprotect(&s->region, SMEM_PROT_READ);
 			settle(s, err ? 0 : 1, ST_BUSY, 0);
 			return err;
 		}
@@ -261,7 +261,7 @@ static int release_read(struct smem_secret *s)
 		 */
 		if (!cas_state(s, &old, (old - 1) | ST_BUSY))
 			continue;
-		err = s->region.protect(&s->region, SMEM_PROT_NONE);
+		err = smem_region_mprotect(&s->region, SMEM_PROT_NONE);
 		settle(s, 0, ST_BUSY, 0);
 		return err;
 	}
@@ -304,7 +304,7 @@ static int acquire_write(struct smem_secret *s)
 	err = claim_exclusive(s, false);
 	if (err || s->key_bits)
 		return err;
-	err = s->region.protect(&s->region, SMEM_PROT_READWRITE);
+	err = smem_region_mprotect(&s->region, SMEM_PROT_READWRITE);
 	if (err)
 		settle(s, 0, ST_WRITER, 0);
 	return err;
@@ -316,7 +316,7 @@ static int release_write(struct smem_secret *s)
 
 	/* A closing secret is wiped next: no need to close the pages. */
 	if (!s->key_bits && !(load_state(s) & ST_CLOSING))
-		err = s->region.protect(&s->region, SMEM_PROT_NONE);
+		err = smem_region_mprotect(&s->region, SMEM_PROT_NONE);
 	settle(s, 0, ST_WRITER, 0);
 	return err;
 }
@@ -660,7 +660,7 @@ static int wipe_and_free(struct smem_secret *s)
 	if (s->key_bits)
 		saved_pkru = smem_pkru_open(key_ad_bits(s->key_bits), true);
 	else if (!s->chunk)
-		err = s->region.protect(&s->region, SMEM_PROT_READWRITE);
+		err = smem_region_mprotect(&s->region, SMEM_PROT_READWRITE);
 	if (!err) {
 		if (purged(s))
 			err = -EBADF;
@@ -907,7 +907,7 @@ static int secret_alloc(const struct smem_context *ctx, size_t len, struct smem_
 		err = smem_region_create(&s->region,
 					 (span + SMEM_CANARY_SIZE + ctx->page_size - 1) &
 					 ~(ctx->page_size - 1),
-					 ctx->backend, pkey);
+					 ctx->backend, pkey, false);
 		if (!err) {
 			s->end = s->region.base + s->region.size;
 			s->data = s->end - span;

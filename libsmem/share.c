@@ -100,7 +100,7 @@ static int export_fd(struct smem_secret *s)
 	 * child forked meanwhile gets neither its writable mapping nor its
 	 * descriptor.  No key yet, which would close the descriptor.
 	 */
-	err = smem_region_create(&r, bytes, &smem_backend_kmod, -1);
+	err = smem_region_create(&r, bytes, &smem_backend_kmod, -1, true);
 	if (err)
 		return err;
 	copy.map = r.base;
@@ -211,7 +211,6 @@ static int import_map(int fd, const struct smem_object_info *info, int pkey,
 	err = smem_region_reserve(r, info->size);
 	if (err)
 		return err;
-	r->protect = smem_region_mprotect;
 	if (mmap(r->base, r->size, PROT_NONE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
 		err = -errno;
 	else if (pkey >= 0)

@@ -159,6 +159,51 @@ TEST(emfile_at_first_use_is_returned)
 }
 
 /*
+ * Secrets hold no descriptor: under RLIMIT_NOFILE 64 a process makes many
+ * times more secrets than it could open files (on kmod each secret is a
+ * /dev/smem object of its own; without protection keys, pages of its own
+ * too), and the count of its descriptors does not move.
+ */
+#define MANY_SECRETS	1500
+
+static bool any_fd(int fd, const char *target, void *arg)
+{
+	(void)fd;
+	(void)target;
+	(void)arg;
+	return true;
+}
+
+TEST(secrets_hold_no_descriptor)
+{
+	struct smem_secret **s;
+	int fds, made = 0, err = 0;
+	rlim_t old_limit;
+
+	s = calloc(MANY_SECRETS, sizeof(*s));
+	ASSERT_NE(NULL, s);
+	/* The context (and its one look at the backend) before the count. */
+	ASSERT_EQ(0, smem_secret_new_random(32, 0, &s[made++]));
+	fds = lib_count_fds(any_fd, NULL);
+	ASSERT_LE(0, fds);
+	ASSERT_EQ(0, set_soft_limit(RLIMIT_NOFILE, 64, &old_limit));
+	while (made < MANY_SECRETS) {
+		err = smem_secret_new_random(made % 2 ? 32 : 3000, 0, &s[made]);
+		if (err)
+			break;
+		made++;
+	}
+	EXPECT_EQ(fds, lib_count_fds(any_fd, NULL));
+	ASSERT_EQ(0, set_soft_limit(RLIMIT_NOFILE, old_limit, NULL));
+	EXPECT_EQ(0, err) TH_LOG("secret %d of %d under RLIMIT_NOFILE 64, backend %s: %d (%s)",
+				 made + 1, MANY_SECRETS, lib_backend(), err, strerror(-err));
+	EXPECT_EQ(MANY_SECRETS, made);
+	while (made)
+		smem_secret_unref(s[--made]);
+	free(s);
+}
+
+/*
  * No locked memory allowed at the first call: the check that the
  * backend's pages take a protection key maps one page, which fails
  * (-EAGAIN).  That must not leave the process without keys for good.
