@@ -345,7 +345,7 @@ package_lane() {
 # extracted once into build/kselftest-linux.
 kselftest_lane() {
 	local n=0 rc=0 krel tree=$top/build/kselftest-linux work=$logdir/kselftest
-	local stage inst out prog
+	local stage inst out prog pcpath
 	krel=$("$top/tools/kernels.sh" -i 6.12)
 	stage=$work/stage inst=$work/install
 	mkdir -p "$work"
@@ -366,14 +366,17 @@ kselftest_lane() {
 	fi
 	rm -rf "$tree/tools/testing/selftests/smem"
 	cp -a "$top/selftests" "$tree/tools/testing/selftests/smem"
-	# pkg-config sees the staging tree only, never a libsmem of this machine.
-	out=$(PKG_CONFIG_LIBDIR=$stage/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$stage \
+	# pkg-config finds libsmem in the staging tree, never one of this
+	# machine (the staging tree comes first), and libsodium, which
+	# libsmem.pc requires, where the system keeps it.
+	pcpath=$stage/usr/lib/pkgconfig:$(pkg-config --variable pc_path pkg-config)
+	out=$(PKG_CONFIG_LIBDIR=$pcpath PKG_CONFIG_SYSROOT_DIR=$stage \
 		make -C "$tree/tools/testing/selftests" -j"$(nproc)" TARGETS=smem \
 		KDIR="/lib/modules/$krel/build" FORCE_TARGETS=1 2>&1)
 	tap $? "kselftest: make -C tools/testing/selftests TARGETS=smem"
 	printf '%s\n' "$out" | grep -v '^  CC ' | sed 's/^/# /'
 	rm -rf "$inst"
-	out=$(PKG_CONFIG_LIBDIR=$stage/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$stage \
+	out=$(PKG_CONFIG_LIBDIR=$pcpath PKG_CONFIG_SYSROOT_DIR=$stage \
 		make -C "$tree/tools/testing/selftests" TARGETS=smem KDIR="/lib/modules/$krel/build" \
 		FORCE_TARGETS=1 install INSTALL_PATH="$inst" 2>&1)
 	tap $? "kselftest: make -C tools/testing/selftests TARGETS=smem install"
