@@ -379,13 +379,21 @@ static int unseal_window(struct smem_key_use *k, void *arg)
 	return ret < 0 ? -ECANCELED : ret;
 }
 
+static void heap_free(unsigned char **heap)
+{
+	free(*heap);
+}
+
 /*
  * Unseal @e into @dst (secret memory), or into the scratch for @fn; the
- * copy is taken again when a rekey moved the sealed part meanwhile.
+ * copy is taken again when a rekey moved the sealed part meanwhile.  A
+ * callback left by a C++ exception or a cancellation frees the copy on
+ * the way out (the library is built with -fexceptions).
  */
 static int enclave_unseal(struct smem_enclave *e, void *dst, smem_read_fn fn, void *arg)
 {
 	unsigned char stack[SNAPSHOT_STACK], *copy = stack;
+	unsigned char *heap __attribute__((cleanup(heap_free))) = NULL;
 	struct unseal u = { .e = e, .dst = dst, .fn = fn, .arg = arg };
 	uint32_t seq;
 	int err;
@@ -394,9 +402,10 @@ static int enclave_unseal(struct smem_enclave *e, void *dst, smem_read_fn fn, vo
 	if (err)
 		return err;
 	if (SEALED_SIZE(e->size) > sizeof(stack)) {
-		copy = malloc(SEALED_SIZE(e->size));
-		if (!copy)
+		heap = malloc(SEALED_SIZE(e->size));
+		if (!heap)
 			return -ENOMEM;
+		copy = heap;
 	}
 	u.sealed = copy;
 	for (;;) {
@@ -410,8 +419,6 @@ static int enclave_unseal(struct smem_enclave *e, void *dst, smem_read_fn fn, vo
 			break;
 		}
 	}
-	if (copy != stack)
-		free(copy);
 	return err;
 }
 
@@ -456,18 +463,23 @@ SMEM_EXPORT int smem_enclave_open(struct smem_enclave *e, unsigned int flags,
 	return err;
 }
 
+static void enclave_drop(struct smem_enclave **e)
+{
+	smem_enclave_unref(*e);
+}
+
 SMEM_EXPORT int smem_enclave_read(struct smem_enclave *e, smem_read_fn fn, void *arg)
 {
 	SMEM_KEEP_ERRNO;
-	int err;
+	/*
+	 * Held: an unref meanwhile by another thread leaves the free to us,
+	 * however the callback ends (a C++ exception, a cancellation).
+	 */
+	struct smem_enclave *held __attribute__((cleanup(enclave_drop))) = smem_enclave_ref(e);
 
 	if (!e || !fn)
 		return -EINVAL;
-	/* Held: an unref meanwhile by another thread leaves the free to us. */
-	smem_enclave_ref(e);
-	err = enclave_unseal(e, NULL, fn, arg);
-	smem_enclave_unref(e);
-	return err;
+	return enclave_unseal(e, NULL, fn, arg);
 }
 
 /* ----------------------------------------------------- size, references */

@@ -14,6 +14,7 @@
  *
  * Epochs tell an enclave what became of its key.  Below fork_floor: the
  * parent's (-ECHILD).  Below purge_floor: wiped by smem_purge() (-EBADF).
+ * Above the last one given out: never this process's (-EBADMSG).
  * Otherwise, when absent, replaced by a rekey that has finished (-ESTALE;
  * only a sealed form exported before can be under it: a rekey seals every
  * live enclave again before it wipes the previous key).
@@ -162,7 +163,9 @@ int smem_key_missing(uint32_t epoch)
 	pthread_mutex_lock(&master_lock);
 	if (epoch < fork_floor)
 		err = -ECHILD;
-	else if (epoch < purge_floor || (!master_usable() && last_epoch))
+	else if (epoch > last_epoch)
+		err = -EBADMSG;		/* never this process's: forged, or another's */
+	else if (epoch < purge_floor || !master_usable())
 		err = -EBADF;
 	pthread_mutex_unlock(&master_lock);
 	return err;
@@ -391,31 +394,46 @@ struct key_run {
 	int ret;
 };
 
+/* Also when a C++ exception or a cancellation unwinds through the callback. */
+static void room_wipe(struct smem_key_use *k)
+{
+	struct key_run *r = k->run;
+
+	explicit_bzero(k->room, r->room);
+	if (r->sc)
+		r->sc->dirty = 0;
+}
+
 static int key_window(void *buf, size_t len, void *arg)
 {
 	struct key_run *r = arg;
-	struct smem_key_use k = {
+	struct smem_key_use k __attribute__((cleanup(room_wipe))) = {
 		.block = buf,
 		.room = (unsigned char *)buf + ROOM_OFFSET,
 		.room_size = len - ROOM_OFFSET,
+		.run = r,
 	};
 
+	/* Left by longjmp() last time: its room is wiped now. */
 	if (r->sc) {
 		if (r->sc->dirty)
 			explicit_bzero(k.room, r->sc->dirty);
 		r->sc->dirty = r->room;
 	}
 	r->ret = r->fn(&k, r->arg);
-	explicit_bzero(k.room, r->room);
-	if (r->sc)
-		r->sc->dirty = 0;
 	return 0;
+}
+
+static void secret_drop(struct smem_secret **s)
+{
+	smem_secret_unref(*s);
 }
 
 int smem_key_run(size_t room, smem_key_fn fn, void *arg)
 {
 	struct key_run r = { .room = room, .fn = fn, .arg = arg };
-	struct smem_secret *temp = NULL;
+	/* Closed (wiped) however the call ends, unwinding included. */
+	struct smem_secret *temp __attribute__((cleanup(secret_drop))) = NULL;
 	int err, tries = 0;
 
 	err = smem_sodium_ready();
@@ -437,7 +455,6 @@ again:
 	if (err)
 		return err;
 	err = smem_secret_write_flags(temp, key_window, &r, KEY_SCRUB);
-	smem_secret_unref(temp);
 	return err ? err : r.ret;
 }
 

@@ -333,6 +333,7 @@ struct smem_key_use {
 	struct smem_key_block *block;	/* the copy of the keys, in the scratch */
 	unsigned char *room;		/* for unsealed bytes: wiped when the window ends */
 	size_t room_size;
+	struct key_run *run;		/* enclave_key.c's */
 };
 
 typedef int (*smem_key_fn)(struct smem_key_use *k, void *arg);
@@ -364,8 +365,8 @@ const unsigned char *smem_key_find(struct smem_key_use *k, uint32_t *epoch);
 uint32_t smem_key_current(void);
 /*
  * Why an enclave sealed under @epoch cannot be opened, its key being
- * absent: -ECHILD (the parent's), -EBADF (wiped by smem_purge()) or
- * -ESTALE (replaced by smem_rekey()).
+ * absent: -ECHILD (the parent's), -EBADF (wiped by smem_purge()),
+ * -ESTALE (replaced by smem_rekey()) or -EBADMSG (never this process's).
  */
 int smem_key_missing(uint32_t epoch);
 /*
