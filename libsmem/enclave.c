@@ -289,10 +289,8 @@ static int enclave_seal(struct smem_enclave *e, const void *src, struct smem_sec
 
 #define NEW_VALID_FLAGS		SMEM_KEEP_SOURCE
 
-SMEM_EXPORT int smem_enclave_new(void *data, size_t len, unsigned int flags,
-				 struct smem_enclave **ret)
+static int enclave_new(void *data, size_t len, unsigned int flags, struct smem_enclave **ret)
 {
-	SMEM_KEEP_ERRNO;
 	struct smem_enclave *e;
 	int err;
 
@@ -312,10 +310,16 @@ SMEM_EXPORT int smem_enclave_new(void *data, size_t len, unsigned int flags,
 	return 0;
 }
 
-SMEM_EXPORT int smem_secret_seal(struct smem_secret *s, unsigned int flags,
+SMEM_EXPORT int smem_enclave_new(void *data, size_t len, unsigned int flags,
 				 struct smem_enclave **ret)
 {
 	SMEM_KEEP_ERRNO;
+
+	return enclave_new(data, len, flags, ret);
+}
+
+static int secret_seal(struct smem_secret *s, unsigned int flags, struct smem_enclave **ret)
+{
 	struct smem_enclave *e;
 	int err;
 
@@ -342,6 +346,14 @@ SMEM_EXPORT int smem_secret_seal(struct smem_secret *s, unsigned int flags,
 	if (!err)
 		*ret = e;
 	return err;
+}
+
+SMEM_EXPORT int smem_secret_seal(struct smem_secret *s, unsigned int flags,
+				 struct smem_enclave **ret)
+{
+	SMEM_KEEP_ERRNO;
+
+	return secret_seal(s, flags, ret);
 }
 
 /* ---------------------------------------------------------------- open */
@@ -475,11 +487,12 @@ SMEM_EXPORT int smem_enclave_read(struct smem_enclave *e, smem_read_fn fn, void 
 	 * Held: an unref meanwhile by another thread leaves the free to us,
 	 * however the callback ends (a C++ exception, a cancellation).
 	 */
-	struct smem_enclave *held __attribute__((cleanup(enclave_drop))) = smem_enclave_ref(e);
+	struct smem_enclave *held __attribute__((cleanup(enclave_drop))) = NULL;
 
 	if (!e || !fn)
 		return -EINVAL;
-	return enclave_unseal(e, NULL, fn, arg);
+	held = smem_enclave_ref(e);
+	return enclave_unseal(held, NULL, fn, arg);
 }
 
 /* ----------------------------------------------------- size, references */
@@ -549,10 +562,9 @@ SMEM_EXPORT ssize_t smem_enclave_export(struct smem_enclave *e, void *buf, size_
 	return (ssize_t)need;
 }
 
-SMEM_EXPORT int smem_enclave_import(const void *buf, size_t len, unsigned int flags,
-				    struct smem_enclave **ret)
+static int enclave_import(const void *buf, size_t len, unsigned int flags,
+			  struct smem_enclave **ret)
 {
-	SMEM_KEEP_ERRNO;
 	struct smem_secret *probe;
 	struct sealed_form form;
 	struct open_into o;
@@ -602,6 +614,14 @@ SMEM_EXPORT int smem_enclave_import(const void *buf, size_t len, unsigned int fl
 	else
 		*ret = e;
 	return err;
+}
+
+SMEM_EXPORT int smem_enclave_import(const void *buf, size_t len, unsigned int flags,
+				    struct smem_enclave **ret)
+{
+	SMEM_KEEP_ERRNO;
+
+	return enclave_import(buf, len, flags, ret);
 }
 
 /* ---------------------------------------------------------------- rekey */
