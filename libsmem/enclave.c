@@ -741,8 +741,9 @@ static int rekey(void)
 		unfinished_old = r.old;
 		return r.err;
 	}
-	unfinished_old = 0;
+	/* Not wiped everywhere (no memory): the next rekey tries again. */
 	err = smem_key_retire(r.old);
+	unfinished_old = err ? r.old : 0;
 	return err ? err : r.done;
 }
 

@@ -19,13 +19,13 @@
  * only a sealed form exported before can be under it: a rekey seals every
  * live enclave again before it wipes the previous key).
  *
- * Locks, in this order, never held while waiting for the other's holder:
+ * Locks, never held while waiting for a window, nor one inside the other
+ * (the fork handlers take both, scratch_lock first):
  *   master_lock   the process key's pointer and epochs; held while one is
- *                 made, never while in a window;
- *   scratch_lock  the list of scratches; held by smem_key_retire() while
- *                 it waits for windows on them, by nobody else for long.
+ *                 made;
+ *   scratch_lock  the list of scratches.
  * A thread's scratch is its own: only smem_key_retire() enters another's,
- * through the secret's own locking.
+ * through the secret's own locking, holding a reference and no lock.
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -291,23 +291,54 @@ static int key_drop(void *buf, size_t len, void *arg)
 	return 0;
 }
 
+/*
+ * The scratches of this moment, each with a reference: their copies are
+ * wiped without scratch_lock, since each wipe waits for its thread's
+ * window, and a thread's exit and a fork must not wait for that.  A
+ * scratch made afterwards copied a block the old key had already left.
+ */
+static struct smem_secret **scratches_get(size_t *n)
+{
+	struct smem_secret **all;
+	struct scratch *sc;
+	size_t count = 0;
+
+	pthread_mutex_lock(&scratch_lock);
+	for (sc = scratches.next; sc != &scratches; sc = sc->next)
+		count++;
+	all = malloc((count ? count : 1) * sizeof(*all));
+	if (all)
+		for (sc = scratches.next, count = 0; sc != &scratches; sc = sc->next)
+			all[count++] = smem_secret_ref(sc->secret);
+	pthread_mutex_unlock(&scratch_lock);
+	*n = count;
+	return all;
+}
+
 int smem_key_retire(uint32_t old)
 {
-	struct smem_secret *m = master_get();
-	struct scratch *sc;
+	struct smem_secret *m = master_get(), **all;
 	int err = -EBADF;
+	size_t n;
 
 	if (m) {
 		err = smem_secret_write_flags(m, key_drop, &old, SMEM_WINDOW_NO_SCRUB);
 		smem_secret_unref(m);
 	}
-	/* Each waits for its thread's window, if one is open. */
-	pthread_mutex_lock(&scratch_lock);
-	for (sc = scratches.next; sc != &scratches; sc = sc->next)
-		if (!smem_secret_is_closed(sc->secret))
-			smem_secret_write_flags(sc->secret, key_drop, &old, SMEM_WINDOW_NO_SCRUB);
-	pthread_mutex_unlock(&scratch_lock);
-	return err;
+	if (err)
+		return err;
+	all = scratches_get(&n);
+	if (!all)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		/* Closed (its thread gone, purged): wiped already. */
+		if (!smem_secret_is_closed(all[i]))
+			smem_secret_write_flags(all[i], key_drop, &old, SMEM_WINDOW_NO_SCRUB);
+		/* A thread gone meanwhile left its last reference to us. */
+		smem_secret_unref(all[i]);
+	}
+	free(all);
+	return 0;
 }
 
 /* ------------------------------------------------------------ scratches */
@@ -460,10 +491,6 @@ again:
 
 /* ----------------------------------------------------------------- fork */
 
-/*
- * scratch_lock first: smem_key_retire() holds it while it waits for a
- * thread's window, and that thread may need the others to leave it.
- */
 void smem_key_fork_prepare(void)
 {
 	pthread_mutex_lock(&scratch_lock);
