@@ -608,26 +608,6 @@ static inline int become_user(uid_t uid, gid_t group, uint64_t keep)
 	return getuid() == uid && geteuid() == uid && caps_effective() == keep ? 0 : -EPERM;
 }
 
-/* ------------------------------------------------------------- children */
-
-/*
- * End a forked child (or an exec'd helper image) that found something
- * wrong: say what on stderr, which the test's output shows, then exit 1.
- */
-static inline void __attribute__((noreturn, format(printf, 1, 2)))
-child_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "# child %d (uid %d): ", (int)getpid(), (int)getuid());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
-	_exit(1);
-}
-
 /* -------------------------------------------------------- smem_dmtest */
 
 #define DMTEST_DEV	"/dev/smem_dmtest"

@@ -84,38 +84,6 @@ static bool strong_or(int err, int transient, const struct strength *want)
 	return info.backend == want->backend && info.guarantees == want->guarantees;
 }
 
-/*
- * Take CAP_IPC_LOCK out of the effective set (it lifts RLIMIT_MEMLOCK):
- * 0, or -errno.  It stays permitted, this process could take it back.
- */
-static int drop_ipc_lock(void)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -errno;
-	data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
-	if (syscall(SYS_capset, &hdr, data))
-		return -errno;
-	return 0;
-}
-
-static int set_soft_limit(int resource, rlim_t soft, rlim_t *old)
-{
-	struct rlimit rl;
-
-	if (getrlimit(resource, &rl)) {
-		int err = -errno;
-
-		return err < 0 ? err : -EIO;	/* never 0: *old is not set */
-	}
-	if (old)
-		*old = rl.rlim_cur;
-	rl.rlim_cur = soft;
-	return setrlimit(resource, &rl) ? -errno : 0;
-}
-
 /* ---------------------------------------------- failures at first use */
 
 /*
@@ -136,7 +104,7 @@ TEST(emfile_at_first_use_is_returned)
 	ASSERT_EQ(0, want.err);
 	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, null_fd);
-	ASSERT_EQ(0, set_soft_limit(RLIMIT_NOFILE, 64, &old_limit));
+	ASSERT_EQ(0, lib_set_soft_limit(RLIMIT_NOFILE, 64, &old_limit));
 	/* Fill every descriptor below the limit. */
 	while (nr_dups < 64 && (fd = dup(null_fd)) >= 0)
 		dups[nr_dups++] = fd;
@@ -145,7 +113,7 @@ TEST(emfile_at_first_use_is_returned)
 	while (nr_dups)
 		close(dups[--nr_dups]);
 	close(null_fd);
-	ASSERT_EQ(0, set_soft_limit(RLIMIT_NOFILE, old_limit, NULL));
+	ASSERT_EQ(0, lib_set_soft_limit(RLIMIT_NOFILE, old_limit, NULL));
 
 	EXPECT_TRUE(strong_or(err, -EMFILE, &want))
 		TH_LOG("first call under EMFILE: %d (%s); a process without the limit has backend %d, guarantees %#x",
@@ -186,7 +154,7 @@ TEST(secrets_hold_no_descriptor)
 	ASSERT_EQ(0, smem_secret_new_random(32, 0, &s[made++]));
 	fds = lib_count_fds(any_fd, NULL);
 	ASSERT_LE(0, fds);
-	ASSERT_EQ(0, set_soft_limit(RLIMIT_NOFILE, 64, &old_limit));
+	ASSERT_EQ(0, lib_set_soft_limit(RLIMIT_NOFILE, 64, &old_limit));
 	while (made < MANY_SECRETS) {
 		err = smem_secret_new_random(made % 2 ? 32 : 3000, 0, &s[made]);
 		if (err)
@@ -194,7 +162,7 @@ TEST(secrets_hold_no_descriptor)
 		made++;
 	}
 	EXPECT_EQ(fds, lib_count_fds(any_fd, NULL));
-	ASSERT_EQ(0, set_soft_limit(RLIMIT_NOFILE, old_limit, NULL));
+	ASSERT_EQ(0, lib_set_soft_limit(RLIMIT_NOFILE, old_limit, NULL));
 	EXPECT_EQ(0, err) TH_LOG("secret %d of %d under RLIMIT_NOFILE 64, backend %s: %d (%s)",
 				 made + 1, MANY_SECRETS, lib_backend(), err, strerror(-err));
 	EXPECT_EQ(MANY_SECRETS, made);
@@ -216,12 +184,12 @@ TEST(memlock_at_first_use_is_returned)
 	int err;
 
 	ASSERT_EQ(0, want.err);
-	err = drop_ipc_lock();
+	err = lib_ipc_lock_effective(false);
 	if (err)
 		SKIP(return, "cannot drop CAP_IPC_LOCK: %s", strerror(-err));
-	ASSERT_EQ(0, set_soft_limit(RLIMIT_MEMLOCK, 0, &old_limit));
+	ASSERT_EQ(0, lib_set_soft_limit(RLIMIT_MEMLOCK, 0, &old_limit));
 	err = smem_info(&info);
-	ASSERT_EQ(0, set_soft_limit(RLIMIT_MEMLOCK, old_limit, NULL));
+	ASSERT_EQ(0, lib_set_soft_limit(RLIMIT_MEMLOCK, old_limit, NULL));
 
 	EXPECT_TRUE(strong_or(err, -EAGAIN, &want))
 		TH_LOG("first call with RLIMIT_MEMLOCK 0: %d (%s), guarantees %#x; a process without the limit: %#x",
@@ -258,22 +226,22 @@ TEST(memlock_limit_is_eagain)
 	int err;
 
 	ASSERT_EQ(0, smem_info(&info));
-	err = drop_ipc_lock();
+	err = lib_ipc_lock_effective(false);
 	if (err)
 		SKIP(return, "cannot drop CAP_IPC_LOCK: %s", strerror(-err));
-	ASSERT_EQ(0, set_soft_limit(RLIMIT_MEMLOCK, 64 * 1024, &old_limit));
+	ASSERT_EQ(0, lib_set_soft_limit(RLIMIT_MEMLOCK, 64 * 1024, &old_limit));
 	err = smem_secret_new_random(1 << 20, 0, &s);
 	EXPECT_EQ(-EAGAIN, err) TH_LOG("%s: 1 MiB over a 64 KiB limit: %s", info.backend_name,
 				       strerror(-err));
 	if (!err)
 		smem_secret_unref(s);
-	ASSERT_EQ(0, set_soft_limit(RLIMIT_MEMLOCK, 0, NULL));
+	ASSERT_EQ(0, lib_set_soft_limit(RLIMIT_MEMLOCK, 0, NULL));
 	err = smem_secret_new_random(32, 0, &s);
 	EXPECT_EQ(-EAGAIN, err) TH_LOG("%s: 32 bytes under a limit of 0: %s", info.backend_name,
 				       strerror(-err));
 	if (!err)
 		smem_secret_unref(s);
-	ASSERT_EQ(0, set_soft_limit(RLIMIT_MEMLOCK, old_limit, NULL));
+	ASSERT_EQ(0, lib_set_soft_limit(RLIMIT_MEMLOCK, old_limit, NULL));
 	ASSERT_EQ(0, smem_secret_new_random(1 << 20, 0, &s));
 	smem_secret_unref(s);
 }

@@ -21,9 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 #include <smem.h>
 
@@ -344,6 +347,41 @@ static inline double lib_env_seconds(const char *name, double fallback)
 		return fallback;
 	d = strtod(v, &end);
 	return *end || d < 0 ? fallback : d;
+}
+
+
+/*
+ * CAP_IPC_LOCK (which lifts RLIMIT_MEMLOCK) in or out of the effective
+ * set: 0, or -errno.  Out, it stays permitted: the process can take it back.
+ */
+static inline int lib_ipc_lock_effective(bool on)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	if (on)
+		data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective |= CAP_TO_MASK(CAP_IPC_LOCK);
+	else
+		data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+	return syscall(SYS_capset, &hdr, data) ? -errno : 0;
+}
+
+/* Set the soft limit of @resource, the old one in *@old: 0, or -errno. */
+static inline int lib_set_soft_limit(int resource, rlim_t soft, rlim_t *old)
+{
+	struct rlimit rl;
+
+	if (getrlimit(resource, &rl)) {
+		int err = -errno;
+
+		return err < 0 ? err : -EIO;	/* never 0: *old is not set */
+	}
+	if (old)
+		*old = rl.rlim_cur;
+	rl.rlim_cur = soft;
+	return setrlimit(resource, &rl) ? -errno : 0;
 }
 
 #endif /* SMEM_LIB_UTIL_H */

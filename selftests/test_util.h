@@ -15,7 +15,9 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -146,6 +148,26 @@ static inline int probe_read(const volatile unsigned char *p, unsigned char *out
 static inline int probe_write(volatile unsigned char *p, unsigned char v)
 {
 	return probe_access(p, true, &v, NULL);
+}
+
+/* ------------------------------------------------------------- children */
+
+/*
+ * End a forked child (or an exec'd helper image) that found something
+ * wrong: say what on stderr, which the test's output shows, then exit 1.
+ */
+static inline void __attribute__((noreturn, format(printf, 1, 2)))
+child_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "# child %d (uid %d): ", (int)getpid(), (int)getuid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+	_exit(1);
 }
 
 #endif /* SMEM_TEST_UTIL_H */
