@@ -5,8 +5,9 @@
 #   make deps          install every build and test dependency (Debian 12)
 #   make               module for every installed kernel, libsmem, tools, tests,
 #                      examples
-#   make bench         the read-window benchmark; make run-bench runs it here
-#                      (bench/README.md: how to run it in the VM, results)
+#   make bench         the benchmarks: read windows (window_bench) and enclaves
+#                      (enclave_bench); make run-bench runs window_bench here
+#                      (bench/README.md: how to run them in the VM, results)
 #   make module        smemdev.ko for KVER (default: every kernel with headers)
 #   make check         host tests, then the VM suite on 6.1 and 6.12
 #   make fuzz          both fuzzers, FUZZ_SECONDS (default 600) each
@@ -287,12 +288,13 @@ $(BUILD)/tools/smem-demo-%: demo/%.c $(LIB_SO) $(LIB_HDRS) selftests/module/smem
 #
 # Built into build/tools, so that tools/vm-run puts them on the guest's
 # PATH, where make check runs them (examples/run-examples).
-EXAMPLES := hmac_key share_sealed
+EXAMPLES := hmac_key share_sealed session_keys
 EXAMPLE_BINS := $(EXAMPLES:%=$(BUILD)/tools/%)
 
 examples: $(EXAMPLE_BINS) $(BUILD)/tools/smem-run-examples
 
-$(BUILD)/tools/hmac_key: EXAMPLE_LIBS = $(shell pkg-config --cflags --libs libsodium)
+$(BUILD)/tools/hmac_key $(BUILD)/tools/session_keys: EXAMPLE_LIBS = \
+	$(shell pkg-config --cflags --libs libsodium)
 $(EXAMPLE_BINS): $(BUILD)/tools/%: examples/%.c include/smem.h $(VERSION_H) $(LIB_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SMEM_H_INC) $(LDFLAGS) -o $@ $< \
@@ -304,12 +306,17 @@ $(BUILD)/tools/smem-run-examples: examples/run-examples
 
 # ----------------------------------------------------------------- bench
 #
-#   make bench      build/bench/window_bench (linked statically with libsmem
-#                   and libsodium, so that vm-run -a can take it alone)
-#   make run-bench  run it here (bench/run)
-bench: $(BUILD)/bench/window_bench
+#   make bench      build/bench/window_bench and build/bench/enclave_bench
+#                   (linked statically with libsmem and libsodium, so that
+#                   vm-run -a can take either alone)
+#   make run-bench  run window_bench here (bench/run)
+BENCHES := $(BUILD)/bench/window_bench $(BUILD)/bench/enclave_bench
 
-$(BUILD)/bench/window_bench: bench/window_bench.c include/smem.h $(VERSION_H) $(LIB_A)
+bench: $(BENCHES)
+
+# enclave_bench takes now_s() from the suite's test_util.h.
+$(BUILD)/bench/enclave_bench: selftests/test_util.h
+$(BENCHES): $(BUILD)/bench/%: bench/%.c include/smem.h $(VERSION_H) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread $(SMEM_H_INC) $(LDFLAGS) \
 		$(shell pkg-config --cflags libsodium) -o $@ $< $(LIB_A) -l:libsodium.a

@@ -3,12 +3,15 @@
  * libsmem under concurrency: close while reading, protect (write) while
  * reading, close with a deadline, writers that readers cannot starve, and
  * a stress of 16 threads reading, writing, closing, dropping and making
- * secrets again for SMEM_STRESS_SECONDS (default 10) seconds, run in a
- * child watched for signals, deadlock and wrong bytes.
+ * secrets again, and reading, opening, sealing, replacing (the last
+ * reference dropped while others read), exporting and importing enclaves
+ * while others rekey, for SMEM_STRESS_SECONDS (default 10) seconds, run
+ * in a child watched for signals, deadlock and wrong bytes.
  *
- * A secret here always holds a pattern: its first four bytes are the
- * seed, the rest lib_pattern(seed).  A reader that sees anything else saw
- * a torn write or freed memory.
+ * A secret or an enclave here always holds a pattern: its first four
+ * bytes are the seed, the rest lib_pattern(seed).  A reader that sees
+ * anything else saw a torn write, freed memory or a rekey's half-sealed
+ * bytes.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -460,18 +463,22 @@ TEST(readers_cannot_starve_writer)
 /* ---------------------------------------------------------------- stress */
 
 #define STRESS_SLOTS	8
+#define STRESS_ENCLAVES	8
 #define STRESS_THREADS	16
 
 /*
- * Shared slots, each holding one reference to a secret.  Taking a
- * reference of your own needs the slot's lock (as in any program that
- * shares refcounted objects); using the secret never does.
+ * Shared slots, each holding one reference to a secret or an enclave.
+ * Taking a reference of your own needs the slot's lock (as in any
+ * program that shares refcounted objects); using it never does.
  */
 struct stress {
 	pthread_mutex_t lock[STRESS_SLOTS];
 	struct smem_secret *slot[STRESS_SLOTS];
+	pthread_mutex_t elock[STRESS_ENCLAVES];
+	struct smem_enclave *enclave[STRESS_ENCLAVES];
 	atomic_bool stop;
 	atomic_long ops, wrong_bytes, bad_errors, closed_seen;
+	atomic_long enclave_reads, rekeys, stale;
 	atomic_int last_bad_error;
 };
 
@@ -508,6 +515,17 @@ static void stress_result(struct stress *st, long err)
 	}
 }
 
+/* The enclave calls' results: any error is one (stress_enclave_op() says why). */
+static void stress_enclave_result(struct stress *st, long err)
+{
+	if (err == -EILSEQ) {
+		atomic_fetch_add(&st->wrong_bytes, 1);
+	} else if (err) {
+		atomic_fetch_add(&st->bad_errors, 1);
+		atomic_store(&st->last_bad_error, (int)err);
+	}
+}
+
 struct nested_op {
 	struct smem_secret *s, *other;
 	unsigned int op;
@@ -533,9 +551,188 @@ static int nested_fn(const void *buf, size_t len, void *arg)
 	return err ? err : seeded_check_fn(buf, len, NULL);
 }
 
+/* -------------------------------------------------- stress: enclaves */
+
+static struct smem_enclave *stress_enclave_get(struct stress *st, unsigned int j)
+{
+	struct smem_enclave *e;
+
+	pthread_mutex_lock(&st->elock[j]);
+	e = smem_enclave_ref(st->enclave[j]);
+	pthread_mutex_unlock(&st->elock[j]);
+	return e;
+}
+
+/* Put @e in slot @j: the one there loses the slot's reference, maybe its last. */
+static void stress_enclave_replace(struct stress *st, unsigned int j, struct smem_enclave *e)
+{
+	struct smem_enclave *old;
+
+	pthread_mutex_lock(&st->elock[j]);
+	old = st->enclave[j];
+	st->enclave[j] = e;
+	pthread_mutex_unlock(&st->elock[j]);
+	smem_enclave_unref(old);
+}
+
+static struct smem_enclave *seeded_enclave(size_t len, uint32_t seed)
+{
+	struct smem_enclave *e = NULL;
+	unsigned char *buf = malloc(len);
+
+	if (buf) {
+		seeded_fill(buf, len, seed);
+		if (smem_enclave_new(buf, len, 0, &e))
+			e = NULL;
+		free(buf);
+	}
+	return e;
+}
+
+/* Enclave read callback: 0 when the bytes are a whole pattern, 1 when not. */
+static int enclave_check_fn(const void *buf, size_t len, void *arg)
+{
+	(void)arg;
+	return seeded_check_fn(buf, len, NULL) ? 1 : 0;
+}
+
+/*
+ * An opened enclave, a new secret: its bytes checked, then in slot @i
+ * (other threads read and close it there) or dropped.
+ */
+static long stress_opened(struct stress *st, struct smem_secret *s, unsigned int i, bool keep)
+{
+	long err = smem_secret_read(s, seeded_check_fn, NULL);
+
+	if (!err && keep)
+		stress_replace(st, i, s);
+	else
+		smem_secret_unref(s);
+	return err;
+}
+
+struct nested_enclave {
+	struct stress *st;
+	struct smem_enclave *other;
+	unsigned int i, op;
+	long inner;		/* what the inner call returned, judged by the op */
+};
+
+static int nested_enclave_fn(const void *buf, size_t len, void *arg)
+{
+	struct nested_enclave *n = arg;
+	struct smem_secret *s = NULL;
+
+	switch (n->op) {
+	case 0:		/* another enclave, or the same */
+		n->inner = smem_enclave_read(n->other, enclave_check_fn, NULL);
+		break;
+	case 1:
+		n->inner = smem_enclave_open(n->other, 0, &s);
+		if (!n->inner)
+			n->inner = stress_opened(n->st, s, n->i, false);
+		break;
+	default:	/* inside a window: refused */
+		n->inner = smem_rekey() == -EDEADLK ? 0 : -EPROTO;
+		break;
+	}
+	return enclave_check_fn(buf, len, NULL);
+}
+
+/* Export @e, import the form: 0, or -ESTALE when a rekey came between. */
+static long stress_export_import(struct stress *st, struct smem_enclave *e, unsigned int j)
+{
+	ssize_t need = smem_enclave_export(e, NULL, 0);
+	struct smem_enclave *copy = NULL;
+	unsigned char *form;
+	long err;
+
+	if (need <= 0)
+		return need ? need : -EPROTO;
+	form = malloc((size_t)need);
+	if (!form)
+		return -ENOMEM;
+	err = smem_enclave_export(e, form, (size_t)need);
+	if (err == need)
+		err = smem_enclave_import(form, (size_t)need, 0, &copy);
+	else if (err >= 0)
+		err = -EPROTO;
+	free(form);
+	if (err == -ESTALE) {
+		atomic_fetch_add(&st->stale, 1);
+		return 0;
+	}
+	if (!err)
+		err = smem_enclave_read(copy, enclave_check_fn, NULL);
+	if (!err)
+		stress_enclave_replace(st, j, copy);
+	else
+		smem_enclave_unref(copy);
+	return err;
+}
+
+/*
+ * One call on enclave slot j (from @r) for @op in 0 .. 29, @s being the
+ * secret of slot @i: 0, a negative errno, or -EILSEQ for wrong bytes.
+ * What the API allows is 0 here: a seal's -EBADF (@s closed or closing),
+ * an import's -ESTALE (a rekey came after the export).  Nothing else may
+ * fail: no enclave is ever closed, and no smem_purge() wipes the key.
+ */
+static long stress_enclave_op(struct stress *st, unsigned int r, unsigned int op,
+			      struct smem_secret *s, unsigned int i)
+{
+	unsigned int j = (r >> 4) % STRESS_ENCLAVES;
+	struct smem_enclave *e = stress_enclave_get(st, j), *fresh = NULL;
+	struct nested_enclave n = { .st = st, .i = i };
+	struct smem_secret *opened = NULL;
+	long err;
+
+	if (op < 12) {
+		err = smem_enclave_read(e, enclave_check_fn, NULL);
+		atomic_fetch_add(&st->enclave_reads, 1);
+	} else if (op < 17) {
+		err = smem_enclave_open(e, 0, &opened);
+		if (!err)
+			err = stress_opened(st, opened, i, r & (1U << 16));
+		atomic_fetch_add(&st->enclave_reads, 1);
+	} else if (op < 21) {
+		err = smem_secret_seal(s, r & (1U << 16) ? SMEM_CLOSE : 0, &fresh);
+		if (!err)
+			stress_enclave_replace(st, j, fresh);
+		if (err == -EBADF) {
+			atomic_fetch_add(&st->closed_seen, 1);
+			err = 0;
+		}
+	} else if (op < 24) {
+		fresh = seeded_enclave(4 + (r >> 12) % ((r >> 20) % 4 ? 60 : 5000), r);
+		err = fresh ? 0 : -ENOMEM;
+		if (fresh)
+			stress_enclave_replace(st, j, fresh);
+	} else if (op < 26) {
+		err = smem_rekey();
+		if (err >= 0) {
+			atomic_fetch_add(&st->rekeys, 1);
+			err = 0;
+		}
+	} else if (op < 28) {
+		n.op = (r >> 16) % 3;
+		n.other = stress_enclave_get(st, (j + 1) % STRESS_ENCLAVES);
+		err = smem_enclave_read(e, nested_enclave_fn, &n);
+		if (!err && n.inner)
+			err = n.inner;
+		smem_enclave_unref(n.other);
+	} else {
+		err = stress_export_import(st, e, j);
+	}
+	smem_enclave_unref(e);
+	/* Read callbacks say 1 for wrong bytes. */
+	return err > 0 ? -EILSEQ : err;
+}
+
+/* One call, on a secret (op 0 .. 99) or an enclave (100 .. 129). */
 static void stress_op(struct stress *st, unsigned int *rnd)
 {
-	unsigned int r = rand_r(rnd), i = r % STRESS_SLOTS, op = (r >> 8) % 100;
+	unsigned int r = rand_r(rnd), i = r % STRESS_SLOTS, op = (r >> 8) % 130;
 	struct smem_secret *s = stress_get(st, i), *fresh;
 	struct nested_op n = { .s = s };
 	unsigned char out[64];
@@ -566,6 +763,8 @@ static void stress_op(struct stress *st, unsigned int *rnd)
 		err = smem_secret_close(s);
 	} else if (op < 86) {
 		err = smem_secret_close_timeout(s, (r >> 16) % 3);
+	} else if (op >= 100) {
+		stress_enclave_result(st, stress_enclave_op(st, r, op - 100, s, i));
 	} else {
 		len = 4 + (r >> 12) % ((r >> 20) % 4 ? 60 : 5000);
 		fresh = seeded_new(len, r);
@@ -604,6 +803,12 @@ static int stress_run(double seconds)
 		if (!st->slot[i])
 			return 11;
 	}
+	for (i = 0; i < STRESS_ENCLAVES; i++) {
+		pthread_mutex_init(&st->elock[i], NULL);
+		st->enclave[i] = seeded_enclave(4 + i * 600, 100 + i);
+		if (!st->enclave[i])
+			return 13;
+	}
 	for (i = 0; i < STRESS_THREADS; i++)
 		if (pthread_create(&t[i], NULL, stress_thread, st))
 			return 12;
@@ -613,15 +818,19 @@ static int stress_run(double seconds)
 		pthread_join(t[i], NULL);
 	for (i = 0; i < STRESS_SLOTS; i++)
 		stress_replace(st, i, NULL);
+	for (i = 0; i < STRESS_ENCLAVES; i++)
+		stress_enclave_replace(st, i, NULL);
 	printf("# stress: %ld operations, %ld saw a closed secret, %ld wrong bytes, %ld bad errors (last %d)\n",
 	       (long)st->ops, (long)st->closed_seen, (long)st->wrong_bytes, (long)st->bad_errors,
 	       (int)st->last_bad_error);
+	printf("# stress: %ld enclave reads and opens, %ld rekeys, %ld imports stale after a rekey\n",
+	       (long)st->enclave_reads, (long)st->rekeys, (long)st->stale);
 	fflush(stdout);
 	if (st->wrong_bytes)
 		return 2;
 	if (st->bad_errors)
 		return 3;
-	return st->ops ? 0 : 4;
+	return st->ops && st->enclave_reads && st->rekeys ? 0 : 4;
 }
 
 /*
@@ -645,7 +854,8 @@ TEST_F_TIMEOUT(stress, sixteen_threads, 600)
 	status = wait_child_timeout(pid, (int)seconds + 60);
 	EXPECT_NE(-1, status) TH_LOG("deadlock: the stress did not end");
 	EXPECT_GT(128, status) TH_LOG("the stress died of signal %d", status - 128);
-	EXPECT_EQ(0, status) TH_LOG("2: wrong bytes, 3: unexpected errors, 1x: setup");
+	EXPECT_EQ(0, status)
+		TH_LOG("2: wrong bytes, 3: unexpected errors, 4: no call made, 1x: setup");
 }
 
 TEST_HARNESS_MAIN

@@ -35,6 +35,24 @@
  *                 lands in the child's working directory, a directory of
  *                 the test's); when it does not, root sets it to "core"
  *                 for the test and restores it, anyone else skips;
+ *   enclaves      the same three judges (registers, stacks, core dump)
+ *                 after smem_enclave_new(), smem_enclave_read() with a
+ *                 callback that copies the bytes (key_fn, below),
+ *                 smem_enclave_open() (the secret checked with copy_out),
+ *                 smem_secret_seal() of that secret (SMEM_CLOSE) and a
+ *                 read of the new enclave, smem_rekey() and the last
+ *                 unrefs, in the main thread and in a thread that exits:
+ *                 no piece of the enclave's bytes.  The process key is
+ *                 the library's own and cannot be looked for: the
+ *                 bytes, which it unseals, stand for it.  A core dump
+ *                 holds no piece of them anywhere in its memory (the
+ *                 page shared with the test aside), but the enclave's
+ *                 ciphertext, which it must hold;
+ *   memory        64 enclaves read and opened by 16 threads while a
+ *                 forked child scans every readable mapping of the
+ *                 process through /proc/PID/mem: no 16-byte piece of
+ *                 their bytes anywhere in ordinary memory.  Control: a
+ *                 pattern kept in a heap buffer is found in every scan;
  *   linking       libsmem is linked with -z now and -z relro;
  *   fork          a thread forks in a loop for SMEM_STRESS_SECONDS (5)
  *                 while another makes, exports, imports and closes
@@ -55,6 +73,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -96,7 +115,13 @@ enum step {
 	STEP_WINDOW,		/* a read window whose callback copies the key (key_fn) */
 	STEP_COPY_OUT,		/* smem_secret_copy_out(), checked and wiped by the child */
 	STEP_CLOSE,		/* smem_secret_close() and the last unref */
-	STEP_THREAD,		/* a thread did the three and was joined */
+	STEP_THREAD,		/* a thread did the steps and was joined */
+	STEP_ENCLAVE_NEW,	/* smem_enclave_new(): the source wiped by the library */
+	STEP_ENCLAVE_READ,	/* smem_enclave_read() with key_fn() */
+	STEP_ENCLAVE_OPEN,	/* smem_enclave_open(), checked by copy_out and wiped */
+	STEP_ENCLAVE_SEAL,	/* smem_secret_seal(SMEM_CLOSE), read with key_fn() */
+	STEP_ENCLAVE_REKEY,	/* smem_rekey() of the two enclaves */
+	STEP_ENCLAVE_UNREF,	/* both enclaves unreferenced */
 	STEP_WINDOW_CONTROL,	/* control: the same window, SMEM_WINDOW_NO_SCRUB */
 	STEP_STACK_CONTROL,	/* the key copied onto the stack of the child */
 	STEP_MEMCPY_CONTROL,	/* the key copied by glibc's memcpy() */
@@ -108,11 +133,22 @@ static const char *const step_name[] = {
 	[STEP_WINDOW] = "a read window whose callback copies the key to its stack",
 	[STEP_COPY_OUT] = "smem_secret_copy_out",
 	[STEP_CLOSE] = "smem_secret_close",
-	[STEP_THREAD] = "new, copy_out and close in a thread",
+	[STEP_THREAD] = "the steps in a thread, joined",
+	[STEP_ENCLAVE_NEW] = "smem_enclave_new",
+	[STEP_ENCLAVE_READ] = "smem_enclave_read whose callback copies the bytes to its stack",
+	[STEP_ENCLAVE_OPEN] = "smem_enclave_open and copy_out",
+	[STEP_ENCLAVE_SEAL] = "smem_secret_seal(SMEM_CLOSE) and a read of the new enclave",
+	[STEP_ENCLAVE_REKEY] = "smem_rekey",
+	[STEP_ENCLAVE_UNREF] = "smem_enclave_unref of both enclaves",
 	[STEP_WINDOW_CONTROL] = "control: that window with SMEM_WINDOW_NO_SCRUB",
 	[STEP_STACK_CONTROL] = "control: the key on the stack",
 	[STEP_MEMCPY_CONTROL] = "control: memcpy() of the key",
 };
+
+/* What a child runs (new_key()): by default the secret steps, in its main thread. */
+#define RUN_THREAD	(1U << 0)	/* the steps in a thread instead (STEP_THREAD) */
+#define RUN_WINDOW	(1U << 1)	/* STEP_WINDOW and STEP_WINDOW_CONTROL too */
+#define RUN_ENCLAVE	(1U << 2)	/* the enclave steps instead of the secret ones */
 
 /* The page the test shares with its traced child. */
 struct shared {
@@ -120,7 +156,9 @@ struct shared {
 	size_t len;
 	enum step step;
 	uintptr_t thread_stack[2];	/* [start, end) of the thread of STEP_THREAD */
-	bool window;			/* make STEP_WINDOW and STEP_WINDOW_CONTROL too */
+	bool in_thread, window, enclave;	/* RUN_THREAD, RUN_WINDOW, RUN_ENCLAVE */
+	/* The last VEC_PIECE bytes of the enclave's sealed form: its ciphertext. */
+	unsigned char sealed_tail[VEC_PIECE];
 	bool dump;			/* not traced: abort() at @dump_at, dumping core */
 	enum step dump_at;
 	uintptr_t stack[2];		/* [stack] of the child, before its first step */
@@ -133,7 +171,7 @@ struct shared {
 #define CHILD_NO_PTRACE	99
 
 static void __attribute__((noreturn, format(printf, 2, 3)))
-child_fail(int code, const char *fmt, ...)
+traced_fail(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -170,6 +208,8 @@ static void child_stop(struct shared *sh, enum step step)
 
 /* Not on the stack: the stack is what the test searches. */
 static unsigned char src_buf[MAX_KEY], out_buf[MAX_KEY], memcpy_buf[MAX_KEY];
+/* An enclave's sealed form: more than its bytes. */
+static unsigned char form_buf[MAX_KEY + 256];
 
 /* Through a volatile pointer: a call to glibc's memcpy() that stays a call. */
 static void *(*volatile glibc_memcpy)(void *, const void *, size_t) = memcpy;
@@ -240,16 +280,21 @@ key_fn(const void *buf, size_t len, void *arg)
 	return 0;
 }
 
-/* A read window with key_fn() on @s: a child that cannot make one fails. */
-static void key_window(struct shared *sh, struct smem_secret *s, unsigned int flags)
+/*
+ * A read window with key_fn() on @s, or on the enclave @e when not NULL:
+ * a child that cannot make one fails.
+ */
+static void key_window(struct shared *sh, struct smem_secret *s, struct smem_enclave *e,
+		       unsigned int flags)
 {
 	volatile unsigned char mark = 0;
 	int err;
 
 	sh->depth = (uintptr_t)&mark;
-	err = read_window(s, key_fn, sh, flags);
+	err = e ? smem_enclave_read(e, key_fn, sh) : read_window(s, key_fn, sh, flags);
 	if (err)
-		child_fail(8, "the read window with flags %#x: %d", flags, err);
+		traced_fail(8, "the %s window with flags %#x: %d", e ? "enclave" : "read", flags,
+			   err);
 }
 
 /*
@@ -265,30 +310,100 @@ static void library_steps(struct shared *sh, bool stop)
 	lib_copy_novec(src_buf, sh->key, sh->len);
 	err = smem_secret_new(src_buf, sh->len, 0, &s);
 	if (err)
-		child_fail(1, "smem_secret_new: %s", strerror(-err));
+		traced_fail(1, "smem_secret_new: %s", strerror(-err));
 	if (!lib_equal_novec(src_buf, NULL, sh->len))
-		child_fail(2, "smem_secret_new left the source as it was");
+		traced_fail(2, "smem_secret_new left the source as it was");
 	if (stop)
 		child_stop(sh, STEP_NEW);
 	if (sh->window) {
-		key_window(sh, s, 0);
+		key_window(sh, s, NULL, 0);
 		if (stop)
 			child_stop(sh, STEP_WINDOW);
 	}
 	n = smem_secret_copy_out(s, 0, out_buf, sh->len);
 	if (n != (ssize_t)sh->len)
-		child_fail(3, "smem_secret_copy_out: %zd", n);
+		traced_fail(3, "smem_secret_copy_out: %zd", n);
 	if (!lib_equal_novec(out_buf, sh->key, sh->len))
-		child_fail(4, "smem_secret_copy_out gave other bytes");
+		traced_fail(4, "smem_secret_copy_out gave other bytes");
 	lib_wipe_novec(out_buf, sh->len);
 	if (stop)
 		child_stop(sh, STEP_COPY_OUT);
 	err = smem_secret_close(s);
 	if (err)
-		child_fail(5, "smem_secret_close: %s", strerror(-err));
+		traced_fail(5, "smem_secret_close: %s", strerror(-err));
 	smem_secret_unref(s);
 	if (stop)
 		child_stop(sh, STEP_CLOSE);
+}
+
+/*
+ * The library's copies of the bytes of an enclave, with a stop after each
+ * when @stop: sealing them from ordinary memory, unsealing them into the
+ * thread's scratch for key_fn() and into a new secret, sealing that
+ * secret's bytes, sealing both enclaves again under a new key.
+ */
+static void enclave_steps(struct shared *sh, bool stop)
+{
+	struct smem_enclave *e = NULL, *sealed = NULL;
+	struct smem_secret *s = NULL;
+	ssize_t n;
+	int err;
+
+	lib_copy_novec(src_buf, sh->key, sh->len);
+	err = smem_enclave_new(src_buf, sh->len, 0, &e);
+	if (err)
+		traced_fail(20, "smem_enclave_new: %s", strerror(-err));
+	if (!lib_equal_novec(src_buf, NULL, sh->len))
+		traced_fail(21, "smem_enclave_new left the source as it was");
+	/*
+	 * Nothing secret: the sealed form ends with the ciphertext the
+	 * enclave holds, which the test looks for in a core dump, and then
+	 * finds there only in the enclave's own memory.
+	 */
+	n = smem_enclave_export(e, form_buf, sizeof(form_buf));
+	if (n < (ssize_t)(sh->len + VEC_PIECE))
+		traced_fail(22, "smem_enclave_export: %zd", n);
+	lib_copy_novec(sh->sealed_tail, form_buf + n - VEC_PIECE, VEC_PIECE);
+	lib_wipe_novec(form_buf, sizeof(form_buf));
+	if (stop)
+		child_stop(sh, STEP_ENCLAVE_NEW);
+	key_window(sh, NULL, e, 0);
+	if (stop)
+		child_stop(sh, STEP_ENCLAVE_READ);
+	err = smem_enclave_open(e, 0, &s);
+	if (err)
+		traced_fail(23, "smem_enclave_open: %s", strerror(-err));
+	n = smem_secret_copy_out(s, 0, out_buf, sh->len);
+	if (n != (ssize_t)sh->len || !lib_equal_novec(out_buf, sh->key, sh->len))
+		traced_fail(24, "the opened enclave: copy_out %zd, or other bytes", n);
+	lib_wipe_novec(out_buf, sh->len);
+	if (stop)
+		child_stop(sh, STEP_ENCLAVE_OPEN);
+	err = smem_secret_seal(s, SMEM_CLOSE, &sealed);
+	if (err)
+		traced_fail(25, "smem_secret_seal: %s", strerror(-err));
+	smem_secret_unref(s);
+	key_window(sh, NULL, sealed, 0);
+	if (stop)
+		child_stop(sh, STEP_ENCLAVE_SEAL);
+	err = smem_rekey();
+	if (err != 2)
+		traced_fail(26, "smem_rekey of two enclaves: %d", err);
+	if (stop)
+		child_stop(sh, STEP_ENCLAVE_REKEY);
+	smem_enclave_unref(e);
+	smem_enclave_unref(sealed);
+	if (stop)
+		child_stop(sh, STEP_ENCLAVE_UNREF);
+}
+
+/* The steps of the child: the enclave ones, or the secret ones. */
+static void steps(struct shared *sh, bool stop)
+{
+	if (sh->enclave)
+		enclave_steps(sh, stop);
+	else
+		library_steps(sh, stop);
 }
 
 static void *thread_steps(void *arg)
@@ -300,11 +415,11 @@ static void *thread_steps(void *arg)
 
 	if (pthread_getattr_np(pthread_self(), &attr) ||
 	    pthread_attr_getstack(&attr, &addr, &size))
-		child_fail(6, "pthread_getattr_np");
+		traced_fail(6, "pthread_getattr_np");
 	pthread_attr_destroy(&attr);
 	sh->thread_stack[0] = (uintptr_t)addr;
 	sh->thread_stack[1] = (uintptr_t)addr + size;
-	library_steps(sh, false);
+	steps(sh, false);
 	return NULL;
 }
 
@@ -327,8 +442,8 @@ static void window_control(struct shared *sh)
 	lib_copy_novec(src_buf, sh->key, sh->len);
 	err = smem_secret_new(src_buf, sh->len, 0, &s);
 	if (err)
-		child_fail(9, "smem_secret_new: %s", strerror(-err));
-	key_window(sh, s, SMEM_WINDOW_NO_SCRUB);
+		traced_fail(9, "smem_secret_new: %s", strerror(-err));
+	key_window(sh, s, NULL, SMEM_WINDOW_NO_SCRUB);
 	child_stop(sh, STEP_WINDOW_CONTROL);
 	smem_secret_close(s);
 	smem_secret_unref(s);
@@ -337,24 +452,24 @@ static void window_control(struct shared *sh)
 static int stack_range(pid_t pid, uintptr_t *start, uintptr_t *end);
 
 /* Traced, or (sh->dump) dumping core at sh->dump_at. */
-static void __attribute__((noreturn)) traced_child(struct shared *sh, bool in_thread)
+static void __attribute__((noreturn)) traced_child(struct shared *sh)
 {
 	pthread_t t;
 
 	if (sh->dump) {
 		/* Now: reading /proc at the step would overwrite the stack below. */
 		if (stack_range(getpid(), &sh->stack[0], &sh->stack[1]))
-			child_fail(10, "no [stack] in /proc/self/maps");
+			traced_fail(10, "no [stack] in /proc/self/maps");
 	} else if (ptrace(PTRACE_TRACEME, 0, NULL, NULL)) {
-		child_fail(CHILD_NO_PTRACE, "PTRACE_TRACEME: %s", strerror(errno));
+		traced_fail(CHILD_NO_PTRACE, "PTRACE_TRACEME: %s", strerror(errno));
 	}
 	child_stop(sh, STEP_READY);
-	if (in_thread) {
+	if (sh->in_thread) {
 		if (pthread_create(&t, NULL, thread_steps, sh) || pthread_join(t, NULL))
-			child_fail(7, "pthread_create");
+			traced_fail(7, "pthread_create");
 		child_stop(sh, STEP_THREAD);
 	} else {
-		library_steps(sh, true);
+		steps(sh, true);
 	}
 	if (sh->window)
 		window_control(sh);
@@ -408,34 +523,35 @@ static int tracee_wait(struct tracee *t)
 	}
 }
 
-/* A new key of @len bytes in @sh for a child: 0, or -1. */
-static int new_key(struct shared *sh, size_t len, bool window)
+/* A new key of @len bytes in @sh for a child that runs @run (RUN_*): 0, or -1. */
+static int new_key(struct shared *sh, size_t len, unsigned int run)
 {
 	memset(sh, 0, sizeof(*sh));
 	/* The kernel writes the key: no register of this process holds it. */
 	if (getrandom(sh->key, len, 0) != (ssize_t)len)
 		return -1;
 	sh->len = len;
-	sh->window = window;
+	sh->in_thread = run & RUN_THREAD;
+	sh->window = run & RUN_WINDOW;
+	sh->enclave = run & RUN_ENCLAVE;
 	return 0;
 }
 
 /*
  * A traced child with a new key of @len bytes, stopped at STEP_READY: 0
- * or -1.  @window: the child makes the windows with key_fn() too.
+ * or -1.  @run: what it runs (RUN_*).
  */
-static int tracee_start(struct tracee *t, struct shared *sh, size_t len, bool in_thread,
-			bool window)
+static int tracee_start(struct tracee *t, struct shared *sh, size_t len, unsigned int run)
 {
 	t->result = 0;
-	if (new_key(sh, len, window))
+	if (new_key(sh, len, run))
 		return -1;
 	t->sh = sh;
 	t->pid = fork();
 	if (t->pid < 0)
 		return -1;
 	if (t->pid == 0)
-		traced_child(sh, in_thread);
+		traced_child(sh);
 	if (tracee_wait(t))
 		return -1;
 	/* An ASSERT that ends the test ends the child too. */
@@ -645,9 +761,9 @@ static unsigned int key_on_stacks(const struct tracee *t, const char **where)
  * is then skipped (ptrace refused here) or failed.
  */
 static bool traced(struct __test_metadata *_metadata, struct tracee *t, struct shared *sh,
-		   size_t len, bool in_thread, bool window)
+		   size_t len, unsigned int run)
 {
-	if (!tracee_start(t, sh, len, in_thread, window))
+	if (!tracee_start(t, sh, len, run))
 		return true;
 	if (t->result == CHILD_NO_PTRACE)
 		SKIP(return false, "PTRACE_TRACEME is refused here");
@@ -657,7 +773,8 @@ static bool traced(struct __test_metadata *_metadata, struct tracee *t, struct s
 
 /* --------------------------------------------------------- registers */
 
-TEST(registers)
+/* Every step of a child that runs @run (RUN_*) judged by the registers. */
+static void registers_hold_no_key(struct __test_metadata *_metadata, unsigned int run)
 {
 	struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -670,7 +787,7 @@ TEST(registers)
 		struct regs_seen seen;
 		int step;
 
-		if (!traced(_metadata, &t, sh, key_sizes[k], false, false))
+		if (!traced(_metadata, &t, sh, key_sizes[k], run))
 			return;
 		while ((step = tracee_next(&t)) >= 0) {
 			key_in_registers(&t, &seen);
@@ -702,10 +819,24 @@ TEST(registers)
 		     "each: no AVX-512 or AVX2 here? The probe would prove nothing", control_pieces);
 }
 
+TEST(registers)
+{
+	registers_hold_no_key(_metadata, 0);
+}
+
+/*
+ * The enclave steps: what sealing and unsealing (libsodium's vector code)
+ * and key_fn() in the enclave's window leave in the registers.
+ */
+TEST(enclave_registers)
+{
+	registers_hold_no_key(_metadata, RUN_ENCLAVE);
+}
+
 /* ------------------------------------------------------------- stack */
 
-/* Every step of a child judged by the stacks; @in_thread: the calls in a thread. */
-static void stacks_hold_no_key(struct __test_metadata *_metadata, bool in_thread)
+/* Every step of a child that runs @run (RUN_*) judged by the stacks. */
+static void stacks_hold_no_key(struct __test_metadata *_metadata, unsigned int run)
 {
 	struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -718,7 +849,7 @@ static void stacks_hold_no_key(struct __test_metadata *_metadata, bool in_thread
 		unsigned int n;
 		int step;
 
-		if (!traced(_metadata, &t, sh, key_sizes[k], in_thread, false))
+		if (!traced(_metadata, &t, sh, key_sizes[k], run))
 			return;
 		while ((step = tracee_next(&t)) >= 0) {
 			if (step == STEP_MEMCPY_CONTROL)
@@ -742,12 +873,23 @@ static void stacks_hold_no_key(struct __test_metadata *_metadata, bool in_thread
 
 TEST(stack)
 {
-	stacks_hold_no_key(_metadata, false);
+	stacks_hold_no_key(_metadata, 0);
 }
 
 TEST(thread_stack)
 {
-	stacks_hold_no_key(_metadata, true);
+	stacks_hold_no_key(_metadata, RUN_THREAD);
+}
+
+TEST(enclave_stack)
+{
+	stacks_hold_no_key(_metadata, RUN_ENCLAVE);
+}
+
+/* The thread's scratch is wiped when the thread ends: nothing on its stack either. */
+TEST(enclave_thread_stack)
+{
+	stacks_hold_no_key(_metadata, RUN_ENCLAVE | RUN_THREAD);
 }
 
 /* ---------------------------------------------------------- callback */
@@ -773,7 +915,7 @@ TEST(window_callback)
 		unsigned int n;
 		int step;
 
-		if (!traced(_metadata, &t, sh, key_sizes[k], false, true))
+		if (!traced(_metadata, &t, sh, key_sizes[k], RUN_WINDOW))
 			return;
 		while ((step = tracee_next(&t)) >= 0) {
 			if (step == STEP_STACK_CONTROL || step == STEP_MEMCPY_CONTROL)
@@ -820,6 +962,9 @@ struct core_seen {
 	bool stack;		/* a segment of [stack] was there */
 	unsigned int regs;	/* pieces in the notes */
 	unsigned int stack_pieces;
+	unsigned int memory_pieces;	/* in any segment, the page shared with the test aside */
+	uint64_t memory_at;	/* the address of the first */
+	bool ciphertext;	/* the tail of the enclave's sealed form was there */
 	char place[96];		/* where the first piece in the notes was */
 };
 
@@ -900,6 +1045,44 @@ static void core_stacks(const unsigned char *core, size_t size, const Elf64_Phdr
 						VEC_PIECE, &where);
 }
 
+/* Pieces of the key in [@lo, @hi) of the segment @ph at @seg, for core_memory(). */
+static void core_range(const unsigned char *seg, const Elf64_Phdr *ph, uint64_t lo, uint64_t hi,
+		       const struct shared *sh, struct core_seen *seen)
+{
+	size_t where = 0;
+	unsigned int n;
+
+	if (lo >= hi)
+		return;
+	n = pieces_in(seg + (lo - ph->p_vaddr), hi - lo, sh, VEC_PIECE, &where);
+	if (n && !seen->memory_pieces)
+		seen->memory_at = lo + where;
+	seen->memory_pieces += n;
+	if (sh->enclave && memmem(seg + (lo - ph->p_vaddr), hi - lo, sh->sealed_tail, VEC_PIECE))
+		seen->ciphertext = true;
+}
+
+/*
+ * The whole memory in the core, every segment but the page shared with
+ * the test (which holds the key): pieces of the key, and the enclave's
+ * ciphertext.
+ */
+static void core_memory(const unsigned char *core, size_t size, const Elf64_Phdr *ph,
+			const struct shared *sh, struct core_seen *seen)
+{
+	uint64_t lo = ph->p_vaddr, hi = ph->p_vaddr + ph->p_filesz;
+	uint64_t sh_lo = (uintptr_t)sh, sh_hi = sh_lo + sizeof(*sh);
+
+	if (ph->p_offset > size || ph->p_filesz > size - ph->p_offset)
+		return;
+	if (sh_hi <= lo || sh_lo >= hi) {
+		core_range(core + ph->p_offset, ph, lo, hi, sh, seen);
+		return;
+	}
+	core_range(core + ph->p_offset, ph, lo, sh_lo > lo ? sh_lo : lo, sh, seen);
+	core_range(core + ph->p_offset, ph, sh_hi < hi ? sh_hi : hi, hi, sh, seen);
+}
+
 /* The ELF core file at @path, judged: 0, or -1 when it is no ELF64 core. */
 static int core_judge(const char *path, const struct shared *sh, struct core_seen *seen)
 {
@@ -928,11 +1111,13 @@ static int core_judge(const char *path, const struct shared *sh, struct core_see
 		const Elf64_Phdr *ph = (const Elf64_Phdr *)(core + eh->e_phoff);
 
 		for (int i = 0; i < eh->e_phnum; i++, ph++) {
-			if (ph->p_type == PT_LOAD)
+			if (ph->p_type == PT_LOAD) {
 				core_stacks(core, st.st_size, ph, sh, seen);
-			else if (ph->p_type == PT_NOTE && ph->p_offset <= (size_t)st.st_size &&
-				 ph->p_filesz <= st.st_size - ph->p_offset)
+				core_memory(core, st.st_size, ph, sh, seen);
+			} else if (ph->p_type == PT_NOTE && ph->p_offset <= (size_t)st.st_size &&
+				   ph->p_filesz <= st.st_size - ph->p_offset) {
 				core_notes(core + ph->p_offset, ph->p_filesz, sh, seen);
+			}
 		}
 		ret = 0;
 	}
@@ -948,7 +1133,7 @@ enum { CORE_JUDGED, CORE_FAILED, CORE_NONE };
  * is removed.  CORE_JUDGED; CORE_FAILED, or CORE_NONE when no core was
  * written, with why in @why.
  */
-static int dump_at(struct shared *sh, bool in_thread, enum step at, const char *dir,
+static int dump_at(struct shared *sh, enum step at, const char *dir,
 		   struct core_seen *seen, char *why, size_t size)
 {
 	char path[64 + sizeof(((struct dirent *)0)->d_name)] = "";
@@ -973,9 +1158,9 @@ static int dump_at(struct shared *sh, bool in_thread, enum step at, const char *
 			setrlimit(RLIMIT_CORE, &rl);
 		}
 		if (chdir(dir))
-			child_fail(11, "chdir %s: %s", dir, strerror(errno));
+			traced_fail(11, "chdir %s: %s", dir, strerror(errno));
 		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-		traced_child(sh, in_thread);
+		traced_child(sh);
 	}
 	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_s() < deadline)
 		sleep_ms(5);
@@ -1079,15 +1264,25 @@ FIXTURE_TEARDOWN(core)
 	rmdir(self->dir);
 }
 
+/* The enclave of the steps is alive there: its ciphertext must be in the core. */
+static bool enclave_alive(enum step step)
+{
+	return step == STEP_ENCLAVE_NEW || step == STEP_ENCLAVE_READ ||
+	       step == STEP_ENCLAVE_OPEN || step == STEP_ENCLAVE_SEAL;
+}
+
 /*
- * A core dump at each of @steps, for each key size: no piece of the key
- * in the notes or the stacks but for the controls.  Controls:
- * STEP_STACK_CONTROL must be found on the stack (the segments are read
- * right); STEP_MEMCPY_CONTROL in the notes and STEP_WINDOW_CONTROL on the
- * stack, or the test proves nothing and is skipped.
+ * A core dump at each of @steps of a child that runs @run (RUN_*), for
+ * each key size: no piece of the key in the notes, the stacks or anywhere
+ * in the memory (the page shared with the test aside) but for the
+ * controls.  Controls: STEP_STACK_CONTROL must be found on the stack and
+ * STEP_MEMCPY_CONTROL's copy in the memory (the segments are read right),
+ * the enclave's ciphertext in the memory while it lives;
+ * STEP_MEMCPY_CONTROL in the notes and STEP_WINDOW_CONTROL on the stack,
+ * or the test proves nothing and is skipped.
  */
-static void core_steps(struct __test_metadata *_metadata, const char *dir, bool in_thread,
-		       bool window, const enum step *steps, size_t nsteps)
+static void core_steps(struct __test_metadata *_metadata, const char *dir, unsigned int run,
+		       const enum step *steps, size_t nsteps)
 {
 	struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -1102,8 +1297,8 @@ static void core_steps(struct __test_metadata *_metadata, const char *dir, bool 
 			char why[160];
 			int r;
 
-			ASSERT_EQ(0, new_key(sh, key_sizes[k], window));
-			r = dump_at(sh, in_thread, step, dir, &seen, why, sizeof(why));
+			ASSERT_EQ(0, new_key(sh, key_sizes[k], run));
+			r = dump_at(sh, step, dir, &seen, why, sizeof(why));
 			if (r == CORE_NONE) {
 				munmap(sh, sizeof(*sh));
 				SKIP(return, "%s", why);
@@ -1118,6 +1313,10 @@ static void core_steps(struct __test_metadata *_metadata, const char *dir, bool 
 				TH_LOG("%zu-byte key, at %s: no segment of [stack] %#lx-%#lx in the core",
 				       sh->len, step_name[step], (unsigned long)sh->stack[0],
 				       (unsigned long)sh->stack[1]);
+			if (enclave_alive(step))
+				EXPECT_TRUE(seen.ciphertext)
+					TH_LOG("%zu-byte key, at %s: the enclave's ciphertext is not in the core",
+					       sh->len, step_name[step]);
 			switch (step) {
 			case STEP_STACK_CONTROL:
 				EXPECT_LT(0, seen.stack_pieces)
@@ -1125,6 +1324,9 @@ static void core_steps(struct __test_metadata *_metadata, const char *dir, bool 
 					       sh->len);
 				break;
 			case STEP_MEMCPY_CONTROL:
+				EXPECT_LT(0, seen.memory_pieces)
+					TH_LOG("%zu-byte key: the copy memcpy() made is not in the core",
+					       sh->len);
 				memcpy_control &= seen.regs > 0;
 				TH_LOG("%zu-byte key, %s: %u pieces in the notes, the first in %s",
 				       sh->len, step_name[step], seen.regs, seen.place);
@@ -1144,6 +1346,11 @@ static void core_steps(struct __test_metadata *_metadata, const char *dir, bool 
 					TH_LOG("%zu-byte key, core dumped after %s: %u of its %zu pieces in the stacks",
 					       sh->len, step_name[step], seen.stack_pieces,
 					       sh->len / VEC_PIECE);
+				EXPECT_EQ(0, seen.memory_pieces)
+					TH_LOG("%zu-byte key, core dumped after %s: %u of its %zu pieces in the memory, the first at %#llx",
+					       sh->len, step_name[step], seen.memory_pieces,
+					       sh->len / VEC_PIECE,
+					       (unsigned long long)seen.memory_at);
 			}
 		}
 	}
@@ -1168,9 +1375,9 @@ TEST_F_TIMEOUT(core, library_calls, 120)
 		STEP_NEW, STEP_COPY_OUT, STEP_CLOSE, STEP_STACK_CONTROL, STEP_MEMCPY_CONTROL,
 	}, in_thread[] = { STEP_THREAD };
 
-	core_steps(_metadata, self->dir, false, false, steps, sizeof(steps) / sizeof(steps[0]));
+	core_steps(_metadata, self->dir, 0, steps, sizeof(steps) / sizeof(steps[0]));
 	if (_metadata->exit_code == KSFT_PASS)
-		core_steps(_metadata, self->dir, true, false, in_thread, 1);
+		core_steps(_metadata, self->dir, RUN_THREAD, in_thread, 1);
 }
 
 /* new, a read window with key_fn(), copy_out, close; control: SMEM_WINDOW_NO_SCRUB. */
@@ -1180,7 +1387,572 @@ TEST_F_TIMEOUT(core, window_callback, 120)
 		STEP_NEW, STEP_WINDOW, STEP_COPY_OUT, STEP_CLOSE, STEP_WINDOW_CONTROL,
 	};
 
-	core_steps(_metadata, self->dir, false, true, steps, sizeof(steps) / sizeof(steps[0]));
+	core_steps(_metadata, self->dir, RUN_WINDOW, steps, sizeof(steps) / sizeof(steps[0]));
+}
+
+/*
+ * The enclave steps, and the same in a thread; controls: those of
+ * library_calls, and the window with SMEM_WINDOW_NO_SCRUB (key_fn(), which
+ * the enclave's read window runs, leaves the bytes when not erased).
+ */
+TEST_F_TIMEOUT(core, enclave_calls, 180)
+{
+	static const enum step steps[] = {
+		STEP_ENCLAVE_NEW, STEP_ENCLAVE_READ, STEP_ENCLAVE_OPEN, STEP_ENCLAVE_SEAL,
+		STEP_ENCLAVE_REKEY, STEP_ENCLAVE_UNREF, STEP_WINDOW_CONTROL, STEP_STACK_CONTROL,
+		STEP_MEMCPY_CONTROL,
+	}, in_thread[] = { STEP_THREAD };
+
+	core_steps(_metadata, self->dir, RUN_ENCLAVE | RUN_WINDOW, steps,
+		   sizeof(steps) / sizeof(steps[0]));
+	if (_metadata->exit_code == KSFT_PASS)
+		core_steps(_metadata, self->dir, RUN_ENCLAVE | RUN_THREAD, in_thread, 1);
+}
+
+/* ------------------------------------------------------------ memory */
+
+/*
+ * SCAN_ENCLAVES enclaves of SCAN_LEN random bytes, read and opened by
+ * SCAN_THREADS threads in a loop, while a forked child reads every
+ * mapping of the test's process through /proc/PID/mem, again and again
+ * (SCAN_PASSES times and SCAN_SECONDS at least): no SCAN_PIECE-byte piece
+ * of any of them (at any offset) anywhere in ordinary memory.  The child
+ * makes the bytes (getrandom(2)) and hands them over a pipe, which read(2)
+ * empties into the buffer that smem_enclave_new() seals and wipes: the
+ * test's own code never holds them in a register or on its stack, and its
+ * threads check what they read against a hash.  Control: one more
+ * pattern, kept in a heap buffer, is found whole in every pass.
+ *
+ * Secret memory is the library's: mappings left out of core dumps and
+ * locked or wiped in a forked child (VmFlags "dd", and "lo" or "wf": ASan
+ * makes mlock() a no-op); no other mapping of the test's is both.  Where
+ * the backend makes them unreadable (SMEM_G_NO_GUP) they are judged as
+ * the rest, and the threads run on while a pass reads.
+ * Elsewhere (mlock) what they hold is only counted; a secret's mapping
+ * has no such flags for a moment while it is made, so each pass then
+ * stops the process (SIGSTOP) and reads a still picture, every thread
+ * wherever it was, and the threads run SCAN_RUN_MS between passes.
+ * /proc/PID/mem reads PROT_NONE mappings too (FOLL_FORCE): the library's
+ * are read, a secret's pages between windows; the others are guard pages
+ * and reserved ranges, never written, and are not.  Nor are pages neither
+ * present nor swapped (/proc/PID/pagemap: nothing was written there, they
+ * read as zeros or as their file), and a mapping larger than
+ * SCAN_MAX_MAP, which is a sanitizer's shadow and holds none of the
+ * program's data.
+ */
+#define SCAN_ENCLAVES	64
+#define SCAN_PATTERNS	(SCAN_ENCLAVES + 1)	/* the last is the control */
+#define SCAN_LEN	32
+#define SCAN_PIECE	16
+#define SCAN_THREADS	16
+#define SCAN_PASSES	5	/* at least, and for SCAN_SECONDS at least */
+#define SCAN_SECONDS	3
+#define SCAN_RUN_MS	10
+#define SCAN_CHUNK	((size_t)1 << 20)
+#define SCAN_MAX_MAP	((uint64_t)64 << 30)
+#define SCAN_SLOT_BITS	12
+
+_Static_assert((1 << SCAN_SLOT_BITS) >= 2 * SCAN_PATTERNS * (SCAN_LEN - SCAN_PIECE + 1),
+	       "the open addressing of scan_index has room to spare");
+
+/* Every SCAN_PIECE-byte piece of the patterns, by its first 8 bytes. */
+struct scan_index {
+	unsigned char pattern[SCAN_PATTERNS][SCAN_LEN];
+	uint8_t filter[(1 << 16) / 8];	/* the first 2 bytes of some piece */
+	struct {
+		uint64_t head;
+		uint8_t used, pattern, offset;
+	} slot[1 << SCAN_SLOT_BITS];
+};
+
+/* What the child found, for the test: its pipe carries this at the end. */
+struct scan_count {
+	int error;			/* errno of /proc/PID/mem, pagemap, smaps, or 0 */
+	unsigned int passes, control_passes;	/* passes made; that found the control */
+	uint64_t pieces, whole;		/* offsets of pieces, whole patterns in ordinary memory */
+	uint64_t secret_pieces, secret_whole;	/* the same in secret memory */
+	uint64_t control_pieces, control_whole;
+	uint64_t bytes, unreadable, skipped;	/* read; pages that were not; mappings left */
+	uint64_t first_at;		/* the first piece in ordinary memory */
+	char first_map[160];		/* its mapping, as smaps names it */
+};
+
+/* FNV-1a: one byte at a time, which nothing vectorizes. */
+static uint64_t scan_hash(const unsigned char *p, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static size_t scan_slot(uint64_t head)
+{
+	return (size_t)((head * 0x9e3779b97f4a7c15ULL) >> (64 - SCAN_SLOT_BITS));
+}
+
+static void scan_index_build(struct scan_index *ix)
+{
+	for (unsigned int p = 0; p < SCAN_PATTERNS; p++) {
+		for (unsigned int off = 0; off + SCAN_PIECE <= SCAN_LEN; off++) {
+			const unsigned char *piece = ix->pattern[p] + off;
+			uint16_t first = (uint16_t)(piece[0] | piece[1] << 8);
+			uint64_t head;
+			size_t i;
+
+			memcpy(&head, piece, 8);
+			i = scan_slot(head);
+			while (ix->slot[i].used)
+				i = (i + 1) % (1 << SCAN_SLOT_BITS);
+			ix->slot[i].head = head;
+			ix->slot[i].used = 1;
+			ix->slot[i].pattern = (uint8_t)p;
+			ix->slot[i].offset = (uint8_t)off;
+			ix->filter[first / 8] |= (uint8_t)(1 << first % 8);
+		}
+	}
+}
+
+/*
+ * The pieces in @buf (@n bytes read at @addr), of a mapping @secret or
+ * not.  Only offsets that SCAN_LEN bytes follow are looked at, so that a
+ * whole pattern is seen whole, but for the end of a run of pages (@last):
+ * the caller reads the rest of a run after the last SCAN_LEN - 1 bytes.
+ */
+static void scan_buf(const struct scan_index *ix, const unsigned char *buf, size_t n,
+		     uint64_t addr, bool secret, bool last, struct scan_count *c,
+		     const char *map)
+{
+	size_t end = last ? n : n - (SCAN_LEN - 1);
+
+	for (size_t o = 0; o < end && o + SCAN_PIECE <= n; o++) {
+		uint16_t first = (uint16_t)(buf[o] | buf[o + 1] << 8);
+		uint64_t head;
+
+		if (!(ix->filter[first / 8] & (1 << first % 8)))
+			continue;
+		memcpy(&head, buf + o, 8);
+		for (size_t i = scan_slot(head); ix->slot[i].used;
+		     i = (i + 1) % (1 << SCAN_SLOT_BITS)) {
+			unsigned int p = ix->slot[i].pattern, off = ix->slot[i].offset;
+			bool whole;
+
+			if (ix->slot[i].head != head ||
+			    memcmp(buf + o, ix->pattern[p] + off, SCAN_PIECE))
+				continue;
+			whole = !off && o + SCAN_LEN <= n &&
+				!memcmp(buf + o, ix->pattern[p], SCAN_LEN);
+			if (p == SCAN_ENCLAVES) {
+				c->control_pieces++;
+				c->control_whole += whole;
+			} else if (secret) {
+				c->secret_pieces++;
+				c->secret_whole += whole;
+			} else {
+				if (!c->pieces++) {
+					c->first_at = addr + o;
+					snprintf(c->first_map, sizeof(c->first_map), "%s", map);
+				}
+				c->whole += whole;
+			}
+		}
+	}
+}
+
+/* A mapping of the process, from its smaps. */
+struct scan_map {
+	uint64_t start, end;
+	bool none, secret;		/* PROT_NONE; the library's */
+	char line[160];
+};
+
+/* Every mapping of @pid, into *@maps: how many, or -1. */
+static int scan_maps(pid_t pid, struct scan_map **maps)
+{
+	struct scan_map *m = NULL, *cur = NULL;
+	char path[64], line[512], perms[5];
+	unsigned long start, end;
+	int n = 0, size = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* A mapping's line; the others start "Name:". */
+		if (sscanf(line, "%lx-%lx %4s ", &start, &end, perms) == 3) {
+			if (n == size) {
+				struct scan_map *more = realloc(m, (size + 256) * sizeof(*m));
+
+				if (!more) {
+					n = -1;
+					break;
+				}
+				m = more;
+				size += 256;
+			}
+			cur = &m[n++];
+			memset(cur, 0, sizeof(*cur));
+			cur->start = start;
+			cur->end = end;
+			cur->none = !strncmp(perms, "---", 3);
+			line[strcspn(line, "\n")] = 0;
+			snprintf(cur->line, sizeof(cur->line), "%.*s", (int)sizeof(cur->line) - 1,
+				 line);
+		} else if (cur && !strncmp(line, "VmFlags:", 8)) {
+			cur->secret = strstr(line, " dd") &&
+				      (strstr(line, " lo") || strstr(line, " wf"));
+		}
+	}
+	fclose(f);
+	if (n < 0)
+		free(m);
+	*maps = n < 0 ? NULL : m;
+	return n;
+}
+
+/*
+ * [@start, @end) of mapping @m through /proc/PID/mem (@fd), SCAN_CHUNK
+ * bytes at a time into @buf (SCAN_CHUNK + SCAN_LEN bytes), each read
+ * after the last SCAN_LEN - 1 bytes of the one before.  A read that
+ * fails (a page of secret memory) ends the run there.
+ */
+static void scan_range(const struct scan_index *ix, int fd, const struct scan_map *m,
+		       uint64_t start, uint64_t end, unsigned char *buf, struct scan_count *c)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), carry = 0, n;
+	uint64_t addr = start;
+
+	while (addr < end) {
+		size_t want = end - addr < SCAN_CHUNK ? end - addr : SCAN_CHUNK;
+		ssize_t r = pread(fd, buf + carry, want, (off_t)addr);
+
+		if (r <= 0) {
+			scan_buf(ix, buf, carry, addr - carry, m->secret, true, c, m->line);
+			carry = 0;
+			c->unreadable++;
+			addr = (addr + page) & ~(uint64_t)(page - 1);
+			continue;
+		}
+		n = carry + (size_t)r;
+		c->bytes += (uint64_t)r;
+		addr += (uint64_t)r;
+		scan_buf(ix, buf, n, addr - n, m->secret, addr >= end, c, m->line);
+		carry = n < SCAN_LEN - 1 ? n : SCAN_LEN - 1;
+		memmove(buf, buf + n - carry, carry);
+	}
+}
+
+#define PM_HELD		(3ULL << 62)	/* pagemap: present, or swapped */
+#define PM_BATCH	512
+
+/* The pages of mapping @m that hold something (/proc/PID/pagemap, @pm), in runs. */
+static void scan_map(const struct scan_index *ix, int fd, int pm, const struct scan_map *m,
+		     unsigned char *buf, struct scan_count *c)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uint64_t entry[PM_BATCH], addr = m->start, run = 0;
+	bool in_run = false;
+
+	while (addr < m->end) {
+		size_t n = (m->end - addr) / page < PM_BATCH ? (m->end - addr) / page : PM_BATCH;
+		ssize_t r = pread(pm, entry, n * sizeof(entry[0]),
+				  (off_t)(addr / page * sizeof(entry[0])));
+
+		/* It ends with the user address space: [vsyscall] lies above. */
+		if (!r)
+			break;
+		if (r < 0) {
+			c->error = errno;
+			return;
+		}
+		for (size_t i = 0; i < (size_t)r / sizeof(entry[0]); i++, addr += page) {
+			bool held = entry[i] & PM_HELD;
+
+			if (held && !in_run)
+				run = addr;
+			else if (!held && in_run)
+				scan_range(ix, fd, m, run, addr, buf, c);
+			in_run = held;
+		}
+	}
+	if (in_run)
+		scan_range(ix, fd, m, run, m->end, buf, c);
+}
+
+/* Every thread of @pid stopped (state T): true, or false when one runs. */
+static bool scan_stopped(pid_t pid)
+{
+	char path[300], stat[512], *state;
+	bool stopped = true;
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (stopped && (d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", pid, d->d_name);
+		/* The state follows the command, which may hold ") ". */
+		stopped = !read_line(path, stat, sizeof(stat)) && (state = strrchr(stat, ')')) &&
+			  (state[2] == 'T' || state[2] == 't');
+	}
+	closedir(dir);
+	return stopped;
+}
+
+/*
+ * Every mapping of @pid, once; with @still, the process stopped meanwhile
+ * and let run SCAN_RUN_MS after.
+ */
+static void scan_pass(const struct scan_index *ix, pid_t pid, int fd, int pm, bool still,
+		      unsigned char *buf, struct scan_count *c)
+{
+	uint64_t control = c->control_whole;
+	double deadline = now_s() + 10;
+	struct scan_map *maps;
+	int n;
+
+	if (still) {
+		kill(pid, SIGSTOP);
+		while (!scan_stopped(pid)) {
+			if (now_s() > deadline) {
+				kill(pid, SIGCONT);
+				c->error = ETIMEDOUT;
+				return;
+			}
+			sleep_ms(1);
+		}
+	}
+	n = scan_maps(pid, &maps);
+	if (n < 0)
+		c->error = errno;
+	for (int i = 0; i < n && !c->error; i++) {
+		if (maps[i].none && !maps[i].secret)
+			continue;
+		if (maps[i].end - maps[i].start > SCAN_MAX_MAP) {
+			c->skipped++;
+			continue;
+		}
+		scan_map(ix, fd, pm, &maps[i], buf, c);
+	}
+	if (still) {
+		kill(pid, SIGCONT);
+		sleep_ms(SCAN_RUN_MS);
+	}
+	if (n >= 0)
+		free(maps);
+	c->passes++;
+	c->control_passes += c->control_whole > control;
+}
+
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = read(fd, (char *)buf + done, len - done);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+/*
+ * The scanning child of process @pid: the patterns and their hashes to
+ * @out, then, once @in says go, the passes (of a process stopped, when
+ * @still) and what they found to @out.
+ */
+static void __attribute__((noreturn)) scan_child(pid_t pid, int in, int out, bool still)
+{
+	struct scan_index *ix = calloc(1, sizeof(*ix));
+	unsigned char *buf = malloc(SCAN_CHUNK + SCAN_LEN);
+	struct scan_count c = { 0 };
+	char path[64], go;
+	int fd, pm = -1;
+
+	if (!ix || !buf)
+		traced_fail(30, "out of memory");
+	if (getrandom(ix->pattern, sizeof(ix->pattern), 0) != sizeof(ix->pattern))
+		traced_fail(31, "getrandom: %s", strerror(errno));
+	scan_index_build(ix);
+	for (unsigned int p = 0; p < SCAN_PATTERNS; p++) {
+		uint64_t hash = scan_hash(ix->pattern[p], SCAN_LEN);
+
+		if (write(out, ix->pattern[p], SCAN_LEN) != SCAN_LEN ||
+		    write(out, &hash, sizeof(hash)) != sizeof(hash))
+			traced_fail(32, "write to the test: %s", strerror(errno));
+	}
+	if (read_full(in, &go, 1) != 1)
+		traced_fail(34, "the test ended before the scan");
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+		pm = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (pm < 0)
+		c.error = errno;
+	for (double end = now_s() + SCAN_SECONDS;
+	     pm >= 0 && !c.error && (c.passes < SCAN_PASSES || now_s() < end);)
+		scan_pass(ix, pid, fd, pm, still, buf, &c);
+	if (write(out, &c, sizeof(c)) != sizeof(c))
+		traced_fail(35, "write to the test: %s", strerror(errno));
+	_exit(0);
+}
+
+struct scan_readers {
+	struct smem_enclave *e[SCAN_ENCLAVES];
+	uint64_t hash[SCAN_ENCLAVES];
+	atomic_bool stop;
+	atomic_long reads, opens, wrong;
+	atomic_int last_error;
+};
+
+/* Read callback: 0 when the bytes have the hash at @arg, else 1. */
+static int scan_check_fn(const void *buf, size_t len, void *arg)
+{
+	return len == SCAN_LEN && scan_hash(buf, len) == *(const uint64_t *)arg ? 0 : 1;
+}
+
+/*
+ * Reads (3 in 4) and opens of random enclaves, each checked, until told
+ * to stop.  Each call changes mappings (a window's mprotect() without
+ * protection keys, an open's new secret): a yield between calls lets the
+ * scanner's reads, which wait for mmap_lock behind them, make progress.
+ */
+static void *scan_reader(void *arg)
+{
+	struct scan_readers *rd = arg;
+	unsigned int rnd = (unsigned int)(uintptr_t)pthread_self();
+
+	while (!atomic_load(&rd->stop)) {
+		unsigned int r = (unsigned int)rand_r(&rnd), i = r % SCAN_ENCLAVES;
+		struct smem_secret *s = NULL;
+		int err;
+
+		if ((r >> 8) % 4) {
+			err = smem_enclave_read(rd->e[i], scan_check_fn, &rd->hash[i]);
+		} else {
+			err = smem_enclave_open(rd->e[i], 0, &s);
+			if (!err)
+				err = smem_secret_read(s, scan_check_fn, &rd->hash[i]);
+			smem_secret_unref(s);
+			atomic_fetch_add(&rd->opens, 1);
+		}
+		if (err) {
+			atomic_fetch_add(&rd->wrong, 1);
+			atomic_store(&rd->last_error, err);
+		}
+		atomic_fetch_add(&rd->reads, 1);
+		sched_yield();
+	}
+	return NULL;
+}
+
+LIB_EMPTY_FIXTURE(memory)
+
+TEST_F_TIMEOUT(memory, enclave_plaintext_not_in_memory, 300)
+{
+	struct scan_readers *rd = calloc(1, sizeof(*rd));
+	unsigned char *control = malloc(SCAN_LEN);
+	bool unreadable = lib_guarantees() & SMEM_G_NO_GUP;
+	int to_test[2], to_child[2], i;
+	long reads_at_go, reads_during;
+	pthread_t t[SCAN_THREADS];
+	struct scan_count c;
+	uint64_t hash;
+	pid_t pid;
+
+	ASSERT_NE(NULL, rd);
+	ASSERT_NE(NULL, control);
+	ASSERT_EQ(0, pipe2(to_test, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(to_child, O_CLOEXEC));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(to_test[0]);
+		close(to_child[1]);
+		scan_child(getppid(), to_child[0], to_test[1], !unreadable);
+	}
+	close(to_test[1]);
+	close(to_child[0]);
+	/* Under Yama's ptrace_scope 1 only a process named here may read our memory. */
+	prctl(PR_SET_PTRACER, pid, 0, 0, 0);
+	for (i = 0; i < SCAN_ENCLAVES; i++) {
+		unsigned char *src = malloc(SCAN_LEN);
+
+		ASSERT_NE(NULL, src);
+		/* The kernel writes the bytes: no register of this process held them. */
+		ASSERT_EQ(SCAN_LEN, read_full(to_test[0], src, SCAN_LEN));
+		ASSERT_EQ(sizeof(rd->hash[i]), read_full(to_test[0], &rd->hash[i],
+							 sizeof(rd->hash[i])));
+		ASSERT_EQ(0, smem_enclave_new(src, SCAN_LEN, 0, &rd->e[i]));
+		free(src);
+	}
+	ASSERT_EQ(SCAN_LEN, read_full(to_test[0], control, SCAN_LEN));
+	ASSERT_EQ(sizeof(hash), read_full(to_test[0], &hash, sizeof(hash)));
+	for (i = 0; i < SCAN_THREADS; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, scan_reader, rd));
+	while (atomic_load(&rd->reads) < 10 * SCAN_THREADS)
+		sleep_ms(1);
+	reads_at_go = atomic_load(&rd->reads);
+	ASSERT_EQ(1, write(to_child[1], "g", 1));
+	ASSERT_EQ(sizeof(c), read_full(to_test[0], &c, sizeof(c)))
+		TH_LOG("the scanning child ended (%d)", wait_child(pid));
+	reads_during = atomic_load(&rd->reads) - reads_at_go;
+	atomic_store(&rd->stop, true);
+	for (i = 0; i < SCAN_THREADS; i++)
+		pthread_join(t[i], NULL);
+	EXPECT_EQ(0, wait_child(pid));
+	/* The control stayed in ordinary memory until now. */
+	EXPECT_EQ(hash, scan_hash(control, SCAN_LEN));
+	explicit_bzero(control, SCAN_LEN);
+	free(control);
+	for (i = 0; i < SCAN_ENCLAVES; i++)
+		smem_enclave_unref(rd->e[i]);
+	close(to_test[0]);
+	close(to_child[1]);
+	TH_LOG("%ld reads (%ld opens) by %d threads, %ld during %u passes (%s, %s): "
+	       "%llu MiB read, %llu pages unreadable, %llu mappings left out",
+	       (long)atomic_load(&rd->reads), (long)atomic_load(&rd->opens), SCAN_THREADS,
+	       reads_during, c.passes, lib_backend(),
+	       unreadable ? "the threads running" : "the process stopped",
+	       (unsigned long long)(c.bytes >> 20),
+	       (unsigned long long)c.unreadable, (unsigned long long)c.skipped);
+	TH_LOG("pieces of the enclaves' bytes: %llu in ordinary memory (%llu whole), %llu in "
+	       "secret memory (%llu whole); of the control: %llu (%llu whole)",
+	       (unsigned long long)c.pieces, (unsigned long long)c.whole,
+	       (unsigned long long)c.secret_pieces, (unsigned long long)c.secret_whole,
+	       (unsigned long long)c.control_pieces, (unsigned long long)c.control_whole);
+	EXPECT_EQ(0, atomic_load(&rd->wrong))
+		TH_LOG("a read or an open failed or gave other bytes: the last %d",
+		       atomic_load(&rd->last_error));
+	if (c.error == EACCES || c.error == EPERM)
+		SKIP(goto out, "/proc/%d/mem cannot be read by a child here: %s", getpid(),
+		     strerror(c.error));
+	ASSERT_EQ(0, c.error) TH_LOG("/proc/%d/mem, pagemap or smaps: %s", getpid(),
+				     strerror(c.error));
+	EXPECT_LT(0, reads_during);
+	EXPECT_LE(SCAN_PASSES, c.passes);
+	EXPECT_EQ(c.passes, c.control_passes)
+		TH_LOG("the control in a heap buffer was missed: the scan proves nothing");
+	EXPECT_EQ(0, c.pieces)
+		TH_LOG("the first at %#llx, in %s", (unsigned long long)c.first_at, c.first_map);
+	if (unreadable)
+		EXPECT_EQ(0, c.secret_pieces)
+			TH_LOG("the backend says its pages are not readable through /proc/PID/mem");
+out:
+	free(rd);
 }
 
 /* ----------------------------------------------------------- linking */

@@ -17,6 +17,14 @@
  * fuzzer's decoder are one piece of code.  The bytes of new secrets come
  * from the xorshift in both (the fuzzer gains nothing from choosing them).
  *
+ * Enclaves are modelled as their bytes and a reference count, and the
+ * last sealed form a run exported as the bytes it holds and whether a
+ * rekey came after it (an import is then -ESTALE).  A rekey seals again
+ * every live enclave of the process: the model knows how many only when
+ * its run is the only one using enclaves; runs that share the process
+ * key with other threads (key_shared) never rekey, so that no form of
+ * theirs goes stale behind their back.
+ *
  * Invariants: the handles of a run belong to one thread; the one shared
  * slot (MODEL_SHARED, optional) is a secret that other threads use too,
  * frozen for good and never closed by a run, so that every call on it
@@ -45,6 +53,9 @@
 #define MODEL_SHARED	MODEL_HANDLES	/* slot of the shared secret */
 #define MODEL_SLOTS	(MODEL_HANDLES + 1)
 #define MODEL_MAX_LEN	6000
+#define MODEL_ENCLAVES	4		/* a run's own enclaves */
+/* A sealed form of MODEL_MAX_LEN bytes fits (export says how much it needs). */
+#define MODEL_FORM_MAX	(MODEL_MAX_LEN + 256)
 
 struct model_secret {
 	struct smem_secret *s;		/* NULL: the slot is free */
@@ -57,6 +68,22 @@ struct model_secret {
 	unsigned int refs;		/* references this run holds */
 };
 
+struct model_enclave {
+	struct smem_enclave *e;		/* NULL: the slot is free */
+	unsigned char bytes[MODEL_MAX_LEN];
+	size_t len;
+	unsigned int refs;		/* references this run holds */
+};
+
+/* The last sealed form the run exported. */
+struct model_form {
+	unsigned char buf[MODEL_FORM_MAX];
+	size_t len;			/* 0: none yet */
+	unsigned char bytes[MODEL_MAX_LEN];	/* what it seals */
+	size_t bytes_len;
+	bool stale;			/* a rekey replaced its key */
+};
+
 struct model_run {
 	uint64_t rng;			/* xorshift64* state */
 	const uint8_t *input;		/* choices come from here when not NULL */
@@ -65,7 +92,11 @@ struct model_run {
 	unsigned int guarantees;	/* smem_info()'s, for SMEM_REQUIRE() */
 	unsigned int forks_left;	/* fork() is slow: a budget */
 	struct model_secret m[MODEL_SLOTS];
+	struct model_enclave en[MODEL_ENCLAVES];
+	struct model_form form;
+	bool key_shared;		/* other threads use enclaves too: no rekey */
 	unsigned long step;
+	unsigned long enclave_steps;	/* steps on an enclave slot */
 	char failure[240];
 };
 
@@ -229,8 +260,11 @@ static inline int model_inner_fn(const void *buf, size_t len, void *arg)
 	case 2:
 		in->result = (int)smem_secret_copy_out(in->m->s, 0, &byte, 1);
 		break;
-	default:
+	case 3:
 		in->result = smem_secret_close(in->m->s);
+		break;
+	default:	/* inside a window */
+		in->result = smem_rekey();
 		break;
 	}
 	return model_compare_fn(buf, len, in->m);
@@ -465,8 +499,8 @@ static inline void model_op_copy_out(struct model_run *r, struct model_secret *m
 
 static inline void model_op_nested(struct model_run *r, struct model_secret *m)
 {
-	static const int open_result[] = { 1, -EDEADLK, 1, -EINPROGRESS };
-	struct model_inner in = { m, (unsigned int)model_below(r, 4), 12345 };
+	static const int open_result[] = { 1, -EDEADLK, 1, -EINPROGRESS, -EDEADLK };
+	struct model_inner in = { m, (unsigned int)model_below(r, 5), 12345 };
 	int err;
 
 	/* The shared secret is never closed by a run. */
@@ -719,6 +753,483 @@ static inline void model_op_export(struct model_run *r, struct model_secret *m)
 	close(fd);
 }
 
+/* ------------------------------------------------------------ enclaves */
+
+/* Read callback: 1 when the bytes are the model enclave's at @arg, 0 when not. */
+static inline int model_enclave_fn(const void *buf, size_t len, void *arg)
+{
+	const struct model_enclave *me = arg;
+
+	return len == me->len && !memcmp(buf, me->bytes, len);
+}
+
+/* The same, failing (-1) when they are: the read says -ECANCELED. */
+static inline int model_enclave_cancel_fn(const void *buf, size_t len, void *arg)
+{
+	return model_enclave_fn(buf, len, arg) ? -1 : 0;
+}
+
+/* An enclave slot in use, maybe @me itself; NULL when the choice falls on a free one. */
+static inline struct model_enclave *model_other_enclave(struct model_run *r)
+{
+	struct model_enclave *o = &r->en[model_below(r, MODEL_ENCLAVES)];
+
+	return o->e ? o : NULL;
+}
+
+/*
+ * The enclave a call made in @me, which returned @err where the model
+ * says @want: holding @len @bytes when both are 0.  A failed call makes
+ * nothing; what a call that should have failed made is dropped.
+ */
+static inline void model_enclave_made(struct model_run *r, struct model_enclave *me, int err,
+				      int want, const unsigned char *bytes, size_t len)
+{
+	if (err) {
+		MODEL_CHECK(r, !me->e, "a call that failed (%d) made an enclave", err);
+		me->e = NULL;
+		return;
+	}
+	if (want) {
+		smem_enclave_unref(me->e);
+		me->e = NULL;
+		return;
+	}
+	memcpy(me->bytes, bytes, len);
+	me->len = len;
+	me->refs = 1;
+}
+
+/* Calls that make no enclave: -EINVAL, the source untouched. */
+static inline void model_enclave_new_invalid(struct model_run *r)
+{
+	struct smem_enclave *e = NULL;
+	unsigned char src[32];
+	int err;
+
+	memset(src, 0x5a, sizeof(src));
+	switch (model_below(r, 6)) {
+	case 0:
+		err = smem_enclave_new(src, 0, 0, &e);
+		break;
+	case 1:
+		err = smem_enclave_new(src, SMEM_SECRET_MAX_SIZE + 1, 0, &e);
+		break;
+	case 2:
+		err = smem_enclave_new(src, sizeof(src), 1U << (1 + model_below(r, 7)), &e);
+		break;
+	case 3:
+		err = smem_enclave_new(src, sizeof(src), 0, NULL);
+		break;
+	case 4:
+		err = smem_enclave_new(NULL, sizeof(src), 0, &e);
+		break;
+	default:
+		err = smem_secret_seal(NULL, 0, &e);
+		break;
+	}
+	MODEL_EXPECT(r, "enclave_new with a bad argument", err, -EINVAL);
+	MODEL_CHECK(r, !e, "enclave_new with a bad argument made an enclave");
+	MODEL_CHECK(r, src[0] == 0x5a && !memcmp(src, src + 1, sizeof(src) - 1),
+		    "enclave_new with a bad argument changed the source");
+}
+
+static inline void model_enclave_new(struct model_run *r, struct model_enclave *me)
+{
+	size_t len = 1 + model_below(r, model_below(r, 4) ? 64 : MODEL_MAX_LEN);
+	unsigned int flags = model_below(r, 2) ? SMEM_KEEP_SOURCE : 0;
+	unsigned char *src = malloc(len);
+	int err;
+
+	if (!src) {
+		model_fail(r, "out of memory");
+		return;
+	}
+	model_fill(r, src, len);
+	memcpy(me->bytes, src, len);
+	err = smem_enclave_new(src, len, flags, &me->e);
+	MODEL_EXPECT(r, "enclave_new", err, 0);
+	if (!err && !(flags & SMEM_KEEP_SOURCE))
+		MODEL_CHECK(r, model_all_zero(src, len), "enclave_new(%zu): source not wiped", len);
+	else
+		MODEL_CHECK(r, !memcmp(src, me->bytes, len),
+			    "enclave_new(%zu, %#x): source changed", len, flags);
+	free(src);
+	if (err) {
+		me->e = NULL;
+		return;
+	}
+	me->len = len;
+	me->refs = 1;
+}
+
+struct model_seal_inner {
+	struct model_secret *m;
+	unsigned int flags;
+	struct smem_enclave **ret;
+	int result;
+};
+
+/* Read callback sealing the secret it reads. */
+static inline int model_seal_inner_fn(const void *buf, size_t len, void *arg)
+{
+	struct model_seal_inner *in = arg;
+
+	in->result = smem_secret_seal(in->m->s, in->flags, in->ret);
+	return model_compare_fn(buf, len, in->m);
+}
+
+/*
+ * Seal a secret of the run into @me: with SMEM_CLOSE or not, from inside
+ * a read callback on it or not (the close is then left to the read's
+ * end, and the enclave returned all the same).
+ */
+static inline void model_enclave_seal(struct model_run *r, struct model_enclave *me)
+{
+	struct model_secret *m = model_other(r);
+	unsigned int how = (unsigned int)model_below(r, 4);
+	struct model_seal_inner in;
+	int err, want;
+
+	if (!m)
+		return;
+	/* The shared secret is never closed by a run. */
+	if (m->shared)
+		how %= 2;
+	in = (struct model_seal_inner){ m, how >= 2 ? SMEM_CLOSE : 0, &me->e, 12345 };
+	want = m->closed ? -EBADF : 0;
+	if (how % 2) {
+		err = smem_secret_read(m->s, model_seal_inner_fn, &in);
+		if (m->closed) {
+			MODEL_CHECK(r, err == -EBADF && in.result == 12345,
+				    "seal inside a read of a closed secret: %d", err);
+			return;
+		}
+		MODEL_EXPECT(r, "read around a seal", err, 1);
+		err = in.result;
+	} else {
+		err = smem_secret_seal(m->s, in.flags, &me->e);
+	}
+	if (err != want)
+		model_fail(r, "seal(%#x)%s of %zu bytes: %d, the model says %d", in.flags,
+			   how % 2 ? " inside a read" : "", m->len, err, want);
+	model_enclave_made(r, me, err, want, m->bytes, m->len);
+	if (!err && (in.flags & SMEM_CLOSE))
+		m->closed = true;
+}
+
+/*
+ * Import the run's last sealed form into @me: whole (-ESTALE after a
+ * rekey), cut short, with a byte of its ciphertext changed, or with flags.
+ */
+static inline void model_enclave_import(struct model_run *r, struct model_enclave *me)
+{
+	struct model_form *f = &r->form;
+	unsigned int kind = (unsigned int)model_below(r, 8);
+	size_t len = f->len;
+	int err, want;
+
+	if (!f->len)
+		return;
+	want = f->stale ? -ESTALE : 0;
+	if (kind == 5) {
+		len--;
+		want = -EINVAL;
+	} else if (kind == 6) {
+		/* Authenticated once the key is found: a stale form fails before. */
+		f->buf[len - 1] ^= 0x80;
+		want = f->stale ? -ESTALE : -EBADMSG;
+	}
+	err = smem_enclave_import(f->buf, len, kind == 7 ? 1U << model_below(r, 32) : 0,
+				  &me->e);
+	if (kind == 7)
+		want = -EINVAL;
+	if (kind == 6)
+		f->buf[len - 1] ^= 0x80;
+	if (err != want)
+		model_fail(r, "import (kind %u) of a %zu-byte form: %d, the model says %d", kind,
+			   f->len, err, want);
+	model_enclave_made(r, me, err, want, f->bytes, f->bytes_len);
+}
+
+/* A new enclave in the free slot @me: from bytes, a secret or a sealed form. */
+static inline void model_enclave_make(struct model_run *r, struct model_enclave *me)
+{
+	unsigned int kind = (unsigned int)model_below(r, 8);
+
+	if (kind < 3)
+		model_enclave_new(r, me);
+	else if (kind < 5)
+		model_enclave_seal(r, me);
+	else if (kind < 7)
+		model_enclave_import(r, me);
+	else
+		model_enclave_new_invalid(r);
+}
+
+static inline void model_enclave_read(struct model_run *r, struct model_enclave *me)
+{
+	bool cancel = !model_below(r, 8);
+	int err;
+
+	err = smem_enclave_read(me->e, cancel ? model_enclave_cancel_fn : model_enclave_fn, me);
+	MODEL_EXPECT(r, cancel ? "enclave_read failing in its callback" : "enclave_read", err,
+		     cancel ? -ECANCELED : 1);
+}
+
+/* A new secret of @len bytes, checked against @bytes, into a free slot or dropped. */
+static inline void model_keep_opened(struct model_run *r, struct smem_secret *s,
+				     const unsigned char *bytes, size_t len)
+{
+	unsigned char buf[MODEL_MAX_LEN];
+	struct model_secret *to = model_free_slot(r);
+
+	if (smem_secret_copy_out(s, 0, buf, len) != (ssize_t)len || memcmp(buf, bytes, len) ||
+	    smem_secret_size(s) != len)
+		model_fail(r, "the secret an enclave of %zu bytes opened into has other bytes",
+			   len);
+	if (!to) {
+		smem_secret_unref(s);
+		return;
+	}
+	to->s = s;
+	memcpy(to->bytes, bytes, len);
+	to->len = len;
+	to->closed = to->frozen = to->forever = to->shared = false;
+	to->refs = 1;
+}
+
+static inline void model_enclave_open(struct model_run *r, struct model_enclave *me)
+{
+	unsigned int required = model_required(r), flags = SMEM_REQUIRE(required);
+	bool bad = !model_below(r, 10);
+	struct smem_secret *s = NULL;
+	int err, want;
+
+	/* Only SMEM_REQUIRE() bits are flags of an open. */
+	if (bad)
+		flags = 1U << model_below(r, SMEM_REQUIRE_SHIFT);
+	want = bad ? -EINVAL : required & ~r->guarantees ? -ENOTSUP : 0;
+	err = smem_enclave_open(me->e, flags, &s);
+	if (err != want)
+		model_fail(r, "enclave_open(%#x) of %zu bytes: %d, the model says %d", flags,
+			   me->len, err, want);
+	if (err) {
+		MODEL_CHECK(r, !s, "a failed enclave_open made a secret");
+		return;
+	}
+	model_keep_opened(r, s, me->bytes, me->len);
+}
+
+struct model_enclave_inner {
+	struct model_run *r;
+	struct model_enclave *me;
+	unsigned int what;
+};
+
+/* Enclave read callback: one more call from inside, judged here. */
+static inline int model_enclave_inner_fn(const void *buf, size_t len, void *arg)
+{
+	struct model_enclave_inner *in = arg;
+	struct model_run *r = in->r;
+	struct model_enclave *o = model_other_enclave(r);
+	struct model_secret *m = model_other(r);
+	struct smem_enclave *e = NULL;
+	struct smem_secret *s = NULL;
+	int err;
+
+	switch (in->what) {
+	case 0:		/* another enclave, or the same */
+		if (o)
+			MODEL_EXPECT(r, "enclave_read inside an enclave_read",
+				     smem_enclave_read(o->e, model_enclave_fn, o), 1);
+		break;
+	case 1:
+		if (!o)
+			break;
+		err = smem_enclave_open(o->e, 0, &s);
+		MODEL_EXPECT(r, "enclave_open inside an enclave_read", err, 0);
+		if (!err)
+			model_keep_opened(r, s, o->bytes, o->len);
+		break;
+	case 2:		/* inside a window */
+		MODEL_EXPECT(r, "rekey inside an enclave_read", smem_rekey(), -EDEADLK);
+		break;
+	default:
+		if (!m)
+			break;
+		err = smem_secret_seal(m->s, 0, &e);
+		MODEL_EXPECT(r, "seal inside an enclave_read", err, m->closed ? -EBADF : 0);
+		if (!err)
+			MODEL_EXPECT(r, "enclave_read of what was sealed inside",
+				     smem_enclave_read(e, model_compare_fn, m), 1);
+		smem_enclave_unref(e);
+		break;
+	}
+	return model_enclave_fn(buf, len, in->me);
+}
+
+static inline void model_enclave_nested(struct model_run *r, struct model_enclave *me)
+{
+	struct model_enclave_inner in = { r, me, (unsigned int)model_below(r, 4) };
+
+	MODEL_EXPECT(r, "enclave_read around a nested call",
+		     smem_enclave_read(me->e, model_enclave_inner_fn, &in), 1);
+}
+
+/* Export @me: the length asked, too short a buffer, then the run's form. */
+static inline void model_enclave_export(struct model_run *r, struct model_enclave *me)
+{
+	struct model_form *f = &r->form;
+	ssize_t need = smem_enclave_export(me->e, NULL, 0);
+
+	if (need <= (ssize_t)me->len || need > (ssize_t)MODEL_FORM_MAX) {
+		model_fail(r, "export of %zu bytes needs %zd", me->len, need);
+		return;
+	}
+	MODEL_EXPECT(r, "export into too short a buffer",
+		     smem_enclave_export(me->e, f->buf, (size_t)need - 1), -ERANGE);
+	MODEL_EXPECT(r, "export to NULL with a length", smem_enclave_export(me->e, NULL, 1),
+		     -EINVAL);
+	MODEL_EXPECT(r, "export", smem_enclave_export(me->e, f->buf, sizeof(f->buf)), need);
+	f->len = (size_t)need;
+	memcpy(f->bytes, me->bytes, me->len);
+	f->bytes_len = me->len;
+	f->stale = false;
+}
+
+/* Every live enclave is sealed again: the run's, when they are the process's. */
+static inline void model_enclave_rekey(struct model_run *r)
+{
+	unsigned int live = 0;
+	int err;
+
+	if (r->key_shared)
+		return;
+	for (unsigned int i = 0; i < MODEL_ENCLAVES; i++)
+		live += !!r->en[i].e;
+	err = smem_rekey();
+	MODEL_EXPECT(r, "rekey", err, live);
+	if (err >= 0 && r->form.len)
+		r->form.stale = true;
+}
+
+static inline void model_enclave_bad_args(struct model_run *r, struct model_enclave *me)
+{
+	struct smem_enclave *e = NULL;
+	struct smem_secret *s = NULL;
+	unsigned char form[8] = { 0 };
+
+	MODEL_EXPECT(r, "enclave_read with no callback", smem_enclave_read(me->e, NULL, NULL),
+		     -EINVAL);
+	MODEL_EXPECT(r, "enclave_read of NULL", smem_enclave_read(NULL, model_enclave_fn, me),
+		     -EINVAL);
+	MODEL_EXPECT(r, "enclave_open to NULL", smem_enclave_open(me->e, 0, NULL), -EINVAL);
+	MODEL_EXPECT(r, "enclave_open of NULL", smem_enclave_open(NULL, 0, &s), -EINVAL);
+	MODEL_EXPECT(r, "enclave_export of NULL", smem_enclave_export(NULL, NULL, 0), -EINVAL);
+	MODEL_EXPECT(r, "enclave_import of NULL", smem_enclave_import(NULL, 8, 0, &e), -EINVAL);
+	MODEL_EXPECT(r, "enclave_import of 8 bytes", smem_enclave_import(form, 8, 0, &e),
+		     -EINVAL);
+	MODEL_CHECK(r, !e && !s, "a call with a bad argument made something");
+	MODEL_CHECK(r, smem_enclave_size(NULL) == 0 && !smem_enclave_ref(NULL) &&
+		    !smem_enclave_unref(NULL), "enclave calls on NULL");
+}
+
+enum model_enclave_op {
+	MODEL_E_READ, MODEL_E_NESTED, MODEL_E_OPEN, MODEL_E_EXPORT, MODEL_E_REKEY, MODEL_E_REF,
+	MODEL_E_UNREF, MODEL_E_SIZE, MODEL_E_BAD_ARGS, MODEL_E_OPS
+};
+
+static inline void model_enclave_on(struct model_run *r, struct model_enclave *me)
+{
+	switch (model_below(r, MODEL_E_OPS)) {
+	case MODEL_E_READ:
+		model_enclave_read(r, me);
+		break;
+	case MODEL_E_NESTED:
+		model_enclave_nested(r, me);
+		break;
+	case MODEL_E_OPEN:
+		model_enclave_open(r, me);
+		break;
+	case MODEL_E_EXPORT:
+		model_enclave_export(r, me);
+		break;
+	case MODEL_E_REKEY:
+		model_enclave_rekey(r);
+		break;
+	case MODEL_E_REF:
+		MODEL_CHECK(r, smem_enclave_ref(me->e) == me->e, "enclave_ref did not return it");
+		me->refs++;
+		break;
+	case MODEL_E_UNREF:
+		MODEL_CHECK(r, !smem_enclave_unref(me->e), "enclave_unref did not return NULL");
+		if (!--me->refs)
+			me->e = NULL;
+		break;
+	case MODEL_E_SIZE:
+		MODEL_EXPECT(r, "enclave_size", smem_enclave_size(me->e), me->len);
+		break;
+	default:
+		model_enclave_bad_args(r, me);
+		break;
+	}
+}
+
+/* One step on an enclave slot: a call on its enclave, or a new one there. */
+static inline void model_enclave_step(struct model_run *r)
+{
+	struct model_enclave *me = &r->en[model_below(r, MODEL_ENCLAVES)];
+
+	r->enclave_steps++;
+	if (me->e)
+		model_enclave_on(r, me);
+	else
+		model_enclave_make(r, me);
+}
+
+/*
+ * In a forked child the enclaves of the parent and its sealed forms say
+ * -ECHILD (what needs no key works: size, export), and a new enclave
+ * works under a key of the child's, which a rekey replaces: the child's
+ * one enclave is sealed again, the parent's are not.
+ */
+static inline void model_enclave_child(struct model_run *r)
+{
+	struct smem_enclave *e = NULL;
+	struct smem_secret *s = NULL;
+	unsigned char src[32];
+
+	for (unsigned int i = 0; i < MODEL_ENCLAVES; i++) {
+		struct model_enclave *me = &r->en[i];
+
+		if (!me->e)
+			continue;
+		MODEL_EXPECT(r, "child: enclave_read",
+			     smem_enclave_read(me->e, model_enclave_fn, me), -ECHILD);
+		MODEL_EXPECT(r, "child: enclave_open", smem_enclave_open(me->e, 0, &s), -ECHILD);
+		MODEL_EXPECT(r, "child: enclave_size", smem_enclave_size(me->e), me->len);
+		MODEL_CHECK(r, smem_enclave_export(me->e, NULL, 0) > (ssize_t)me->len,
+			    "child: export");
+	}
+	if (r->form.len)
+		MODEL_EXPECT(r, "child: import of the parent's form",
+			     smem_enclave_import(r->form.buf, r->form.len, 0, &e), -ECHILD);
+	MODEL_CHECK(r, !e && !s, "child: a call on the parent's enclaves made something");
+	memset(src, 0x33, sizeof(src));
+	MODEL_EXPECT(r, "child: enclave_new", smem_enclave_new(src, sizeof(src), 0, &e), 0);
+	if (!e)
+		return;
+	memset(src, 0x33, sizeof(src));
+	MODEL_EXPECT(r, "child: rekey", smem_rekey(), 1);
+	MODEL_EXPECT(r, "child: enclave_open after the rekey", smem_enclave_open(e, 0, &s), 0);
+	if (s)
+		MODEL_EXPECT(r, "child: the opened enclave's bytes",
+			     smem_secret_equal(s, src, sizeof(src)), 1);
+	smem_secret_unref(s);
+	smem_enclave_unref(e);
+}
+
 /*
  * In a forked child every call on a secret of the parent says -ECHILD
  * (or what needs no secret: the size), and a new secret works.
@@ -749,6 +1260,7 @@ static inline void model_child(struct model_run *r)
 		MODEL_EXPECT(r, "child: close a new secret", smem_secret_close(s), 0);
 		smem_secret_unref(s);
 	}
+	model_enclave_child(r);
 }
 
 static inline void model_op_fork(struct model_run *r)
@@ -770,7 +1282,10 @@ static inline void model_op_fork(struct model_run *r)
 			fprintf(stderr, "forked child: %s\n", r->failure);
 		_exit(r->failure[0] ? 1 : 0);
 	}
-	result = wait_child(pid);
+	/* A fuzzer's timer (SIGALRM, without SA_RESTART) may interrupt the wait. */
+	do
+		result = wait_child(pid);
+	while (result < 0 && errno == EINTR);
 	MODEL_CHECK(r, result == 0, "the forked child found a divergence (exit %d)", result);
 }
 
@@ -844,14 +1359,20 @@ static inline void model_on(struct model_run *r, struct model_secret *m)
 }
 
 /*
- * One step: a call on a slot of the run, or a new secret in a free one.
- * A closed secret is mostly let go: left to the uniform choice of calls,
- * the slots would fill with closed secrets that only say -EBADF.
+ * One step: a call on a slot of the run, or a new secret in a free one;
+ * one step in four on an enclave slot.  A closed secret is mostly let go:
+ * left to the uniform choice of calls, the slots would fill with closed
+ * secrets that only say -EBADF.
  */
 static inline void model_step(struct model_run *r)
 {
-	struct model_secret *m = &r->m[model_below(r, model_slots(r))];
+	struct model_secret *m;
 
+	if (!model_below(r, 4)) {
+		model_enclave_step(r);
+		return;
+	}
+	m = &r->m[model_below(r, model_slots(r))];
 	if (!m->s)
 		model_new(r, m);
 	else if (m->closed && model_below(r, 4))
@@ -862,7 +1383,8 @@ static inline void model_step(struct model_run *r)
 
 /*
  * The end of a run: every secret of its own still open closes cleanly
- * (its canaries intact), and every reference it holds is dropped.
+ * (its canaries intact), and every reference it holds, to secrets and
+ * enclaves, is dropped.
  */
 static inline void model_finish(struct model_run *r)
 {
@@ -878,6 +1400,11 @@ static inline void model_finish(struct model_run *r)
 			m->refs--;
 		}
 		m->s = NULL;
+	}
+	for (unsigned int i = 0; i < MODEL_ENCLAVES; i++) {
+		for (; r->en[i].refs; r->en[i].refs--)
+			smem_enclave_unref(r->en[i].e);
+		r->en[i].e = NULL;
 	}
 }
 

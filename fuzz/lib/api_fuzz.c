@@ -12,8 +12,12 @@
  * threads interleave while they contend for the same state word (readers
  * opening and closing the pages, freeze claiming it like a writer,
  * copies and comparisons holding two windows at once, fork waiting for
- * the regions under way).  A forked child checks that the parent's
- * secrets say -ECHILD and a new one works, then leaves with _exit().
+ * the regions under way), and on enclaves of its own under the one
+ * process key (sealing, unsealing into each thread's scratch, export and
+ * import; a rekey only with one thread, the model's count of the enclaves
+ * it seals again being the process's then).  A forked child checks that
+ * the parent's secrets and enclaves say -ECHILD and new ones work, then
+ * leaves with _exit().
  *
  * Any divergence from the model aborts with the thread, the step and the
  * call.  After every input all secrets are closed (their canaries
@@ -113,9 +117,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!t)
 		diverged("out of memory");
 	chunk = (size - 2) / threads;
-	for (i = 0; i < threads; i++)
+	for (i = 0; i < threads; i++) {
 		model_init_input(&t[i].run, data[1] + 1, guarantees, data + 2 + i * chunk, chunk,
 				 i ? 0 : FORKS_PER_INPUT);
+		t[i].run.key_shared = threads > 1;
+	}
 
 	/* Each thread's model has its own view of the shared secret. */
 	shared = &t[0].run.m[MODEL_SHARED];
