@@ -1282,10 +1282,7 @@ static inline void model_op_fork(struct model_run *r)
 			fprintf(stderr, "forked child: %s\n", r->failure);
 		_exit(r->failure[0] ? 1 : 0);
 	}
-	/* A fuzzer's timer (SIGALRM, without SA_RESTART) may interrupt the wait. */
-	do
-		result = wait_child(pid);
-	while (result < 0 && errno == EINTR);
+	result = wait_child(pid);
 	MODEL_CHECK(r, result == 0, "the forked child found a divergence (exit %d)", result);
 }
 

@@ -54,8 +54,13 @@ static inline int child_result(int status)
 static inline int wait_child(pid_t pid)
 {
 	int status;
+	pid_t r;
 
-	if (waitpid(pid, &status, 0) != pid)
+	/* A timer's signal without SA_RESTART (a fuzzer's) may interrupt it. */
+	do
+		r = waitpid(pid, &status, 0);
+	while (r < 0 && errno == EINTR);
+	if (r != pid)
 		return -1;
 	return child_result(status);
 }
