@@ -6,9 +6,10 @@
  *
  *   seal   32 bytes: smem_enclave_new + smem_enclave_unref against
  *          smem_secret_new + smem_secret_unref (the last reference closes
- *          it), beside sodium_malloc + sodium_free, and the crypto floor
- *          under a seal: randombytes_buf of a nonce and a bare
- *          XChaCha20-Poly1305 encryption of 32 bytes;
+ *          it), beside sodium_malloc + sodium_free, a bare
+ *          mprotect(READ)/mprotect(NONE) pair (a window without keys), and
+ *          the crypto floor under a seal: randombytes_buf of a nonce and a
+ *          bare XChaCha20-Poly1305 encryption of 32 bytes;
  *   read   smem_enclave_read of 32 bytes against smem_secret_read of a
  *          32-byte secret (the callback reads one byte), beside a bare
  *          mprotect(READ)/mprotect(NONE) pair (a window without keys) and
@@ -75,6 +76,8 @@
 #define SCALE_REF	20
 /* Enclaves read back after the rekey, spread over all of them. */
 #define VERIFY_SAMPLE	1000
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 typedef void (*op_fn)(unsigned int n);
 
@@ -205,8 +208,6 @@ static const struct {
 	{ SMEM_G_SHAREABLE, "SMEM_G_SHAREABLE" },
 };
 
-#define NR_GUARANTEES	(sizeof(guarantee_names) / sizeof(guarantee_names[0]))
-
 /* The machine, the libraries, the backend and what it guarantees. */
 static void print_machine(void)
 {
@@ -254,7 +255,7 @@ static void print_machine(void)
 		printf(",\"libsodium\":");
 		json_string(sodium_version_string());
 		printf(",\"guarantees\":[");
-		for (size_t i = 0, n = 0; i < NR_GUARANTEES; i++)
+		for (size_t i = 0, n = 0; i < ARRAY_SIZE(guarantee_names); i++)
 			if (info.guarantees & guarantee_names[i].bit) {
 				printf("%s", n++ ? "," : "");
 				json_string(guarantee_names[i].name);
@@ -269,7 +270,7 @@ static void print_machine(void)
 	printf("libsmem %s, libsodium %s\n", smem_version(), sodium_version_string());
 	printf("backend %s (SMEM_BACKEND %s), guarantees:", info.backend_name,
 	       forced ? forced : "unset");
-	for (size_t i = 0; i < NR_GUARANTEES; i++)
+	for (size_t i = 0; i < ARRAY_SIZE(guarantee_names); i++)
 		if (info.guarantees & guarantee_names[i].bit)
 			printf(" %s", guarantee_names[i].name);
 	printf("\nprotection keys: CPU and kernel %s, SMEM_NO_PKEYS %s, "
@@ -436,21 +437,37 @@ static void encrypt_ops(unsigned int n)
 							   AD_SIZE, NULL, w.nonce, w.key);
 }
 
+/*
+ * What a window costs without keys, on this machine at this moment: the
+ * cost of both reads (and of a seal) when the window is an mprotect pair.
+ */
+static void mprotect_ops(unsigned int n)
+{
+	while (n--) {
+		mprotect(w.page, 4096, PROT_READ);
+		(void)*(volatile unsigned char *)w.page;
+		mprotect(w.page, 4096, PROT_NONE);
+	}
+}
+
 static void seal_section(void)
 {
 	struct row rows[] = {
 		{ .name = "smem_enclave_new + smem_enclave_unref", .run = enclave_new_ops },
 		{ .name = "smem_secret_new + smem_secret_unref", .run = secret_new_ops },
 		{ .name = "sodium_malloc + sodium_free", .run = sodium_malloc_ops },
+		{ .name = "mprotect(READ)/mprotect(NONE) pair", .run = mprotect_ops },
 		{ .name = "randombytes_buf, 24-byte nonce", .run = nonce_ops },
 		{ .name = "floor: XChaCha20-Poly1305 encrypt", .run = encrypt_ops },
 	};
-	size_t rounds = run_section(rows, 5);
+	const int n = ARRAY_SIZE(rows);
+	size_t rounds = run_section(rows, n);
 
-	print_section("seal", "seal 32 bytes", rows, 5, &rows[4], rounds);
+	/* The floor last. */
+	print_section("seal", "seal 32 bytes", rows, n, &rows[n - 1], rounds);
 	print_ratio("seal", "smem_secret_new+unref / smem_enclave_new+unref", &rows[1], &rows[0],
 		    rounds, true, 10);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < n; i++)
 		free(rows[i].samples);
 }
 
@@ -495,19 +512,6 @@ static void decrypt_ops(unsigned int n)
 			fail("crypto_aead_xchacha20poly1305_ietf_decrypt", EBADMSG);
 }
 
-/*
- * What a window costs without keys, on this machine at this moment: the
- * cost of both reads (and of a seal) when the window is an mprotect pair.
- */
-static void mprotect_ops(unsigned int n)
-{
-	while (n--) {
-		mprotect(w.page, 4096, PROT_READ);
-		(void)*(volatile unsigned char *)w.page;
-		mprotect(w.page, 4096, PROT_NONE);
-	}
-}
-
 static void read_section(void)
 {
 	struct row rows[] = {
@@ -516,6 +520,7 @@ static void read_section(void)
 		{ .name = "mprotect(READ)/mprotect(NONE) pair", .run = mprotect_ops },
 		{ .name = "floor: XChaCha20-Poly1305 decrypt", .run = decrypt_ops },
 	};
+	const int n = ARRAY_SIZE(rows);
 	size_t rounds;
 	int err;
 
@@ -524,17 +529,13 @@ static void read_section(void)
 		err = smem_secret_new(w.data, SIZE, SMEM_KEEP_SOURCE, &w.secret);
 	if (err)
 		fail("making the enclave and the secret to read", -err);
-	w.page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (w.page == MAP_FAILED || mlock(w.page, 4096) || mprotect(w.page, 4096, PROT_NONE))
-		fail("a locked page for the mprotect pair", errno);
 	encrypt_ops(1);
-	rounds = run_section(rows, 4);
-	print_section("read", "read 32 bytes", rows, 4, &rows[3], rounds);
+	rounds = run_section(rows, n);
+	print_section("read", "read 32 bytes", rows, n, &rows[n - 1], rounds);
 	print_ratio("read", "smem_enclave_read / smem_secret_read", &rows[0], &rows[1], rounds,
 		    false, 2);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < n; i++)
 		free(rows[i].samples);
-	munmap(w.page, 4096);
 	w.enclave = smem_enclave_unref(w.enclave);
 	w.secret = smem_secret_unref(w.secret);
 }
@@ -779,6 +780,9 @@ int main(int argc, char **argv)
 	crypto_aead_xchacha20poly1305_ietf_keygen(w.key);
 	randombytes_buf(w.nonce, sizeof(w.nonce));
 	randombytes_buf(w.ad, sizeof(w.ad));
+	w.page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (w.page == MAP_FAILED || mlock(w.page, 4096) || mprotect(w.page, 4096, PROT_NONE))
+		fail("a locked page for the mprotect pair", errno);
 
 	print_machine();
 	seal_section();
