@@ -736,14 +736,13 @@ static int rekey(void)
 		for (unsigned int i = 0; i < r.n; i++)
 			smem_enclave_unref(r.batch[i]);
 	}
-	/* Some are still under the old key: keep it for the next rekey. */
-	if (r.err) {
-		unfinished_old = r.old;
-		return r.err;
-	}
-	/* Not wiped everywhere (no memory): the next rekey tries again. */
-	err = smem_key_retire(r.old);
-	unfinished_old = err ? r.old : 0;
+	/*
+	 * Some are still under the old key (no memory): keep it, the next
+	 * rekey finishes.  -EBADF: smem_purge() wiped the keys meanwhile,
+	 * there is nothing left to finish.
+	 */
+	err = r.err ? r.err : smem_key_retire(r.old);
+	unfinished_old = err && err != -EBADF ? r.old : 0;
 	return err ? err : r.done;
 }
 
