@@ -67,9 +67,17 @@
 /* fail-nth of a load that counts its allocations: more than any load makes. */
 #define FUZZ_LOAD_PROBE		100000000
 
+/*
+ * The headers of the kernel's reports.  Lockdep's start with "WARNING:"
+ * or "BUG:", but for a lock used before its init ("INFO: trying to
+ * register non-static key").  A bare "lockdep" would match the stack
+ * trace that fail-nth prints with every injected failure (a frame such as
+ * lockdep_hardirqs_on_prepare), which is no report at all.
+ */
 static const char *const fuzz_splats[] = {
 	"BUG:", "WARNING:", "Oops", "KASAN", "KFENCE", "general protection",
-	"UBSAN:", "lockdep", "possible circular", "inconsistent lock", "blocked for more than",
+	"UBSAN:", "possible circular", "inconsistent lock", "blocked for more than",
+	"non-static key",
 };
 
 /*
