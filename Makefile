@@ -5,9 +5,10 @@
 #   make deps          install every build and test dependency (Debian 12)
 #   make               module for every installed kernel, libsmem, tools, tests,
 #                      examples
-#   make bench         the benchmarks: read windows (window_bench) and enclaves
-#                      (enclave_bench); make run-bench runs window_bench here
-#                      (bench/README.md: how to run them in the VM, results)
+#   make bench         build and run the benchmarks here, tables on stdout
+#                      (bench-vm: in the 6.12 VM; bench-record: both, into
+#                      bench/history.jsonl; bench-chart: bench/charts/*.svg;
+#                      bench/README.md explains every row)
 #   make module        smemdev.ko for KVER (default: every kernel with headers)
 #   make check         host tests, then the VM suite on 6.1 and 6.12
 #   make fuzz          both fuzzers, FUZZ_SECONDS (default 600) each
@@ -64,7 +65,8 @@ SYSUSERSDIR ?= /usr/lib/sysusers.d
 KVERS := $(if $(KVER),$(KVER),$(notdir $(patsubst %/build,%,$(wildcard /lib/modules/*/build))))
 KDIR ?=
 
-.PHONY: all module userspace lib selftests tools examples bench run-bench fuzz check \
+.PHONY: all module userspace lib selftests tools examples bench bench-build bench-vm \
+	bench-record bench-chart bench-guard fuzz check \
 	check-host check-vm check-debug demo deps install clean dkms-install dkms-remove \
 	dist distcheck smemctl dkms-source deb rpm
 
@@ -306,23 +308,50 @@ $(BUILD)/tools/smem-run-examples: examples/run-examples
 
 # ----------------------------------------------------------------- bench
 #
-#   make bench      build/bench/window_bench and build/bench/enclave_bench
-#                   (linked statically with libsmem and libsodium, so that
-#                   vm-run -a can take either alone)
-#   make run-bench  run window_bench here (bench/run)
-BENCHES := $(BUILD)/bench/window_bench $(BUILD)/bench/enclave_bench
+#   make bench-build   build/bench/*_bench: one program per bench/*_bench.c, on
+#                      the harness bench/bench.c (linked statically with libsmem
+#                      and libsodium, so that vm-run -a can take any alone)
+#   make bench         run them all here (bench/suite --table): each figure
+#                      beside its anchors
+#   make bench-vm      the same in the 6.12 VM (module, protection keys)
+#   make bench-record  full runs here and in the 6.12 VM, appended to
+#                      bench/history.jsonl (commit it)
+#   make bench-chart   bench/charts/*.svg from the history (gnuplot)
+#   make bench-guard   the quick mode (BENCH_VM=6.12: in the VM): compare the
+#                      ratios with the last recorded run on this kind of
+#                      machine, fail on one 2x worse (make check runs it)
+BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*_bench.c))
+BENCH_VM ?=
 
-bench: $(BENCHES)
+bench-build: $(BENCHES)
 
 # enclave_bench takes now_s() from the suite's test_util.h.
 $(BUILD)/bench/enclave_bench: selftests/test_util.h
-$(BENCHES): $(BUILD)/bench/%: bench/%.c include/smem.h $(VERSION_H) $(LIB_A)
+$(BENCHES): $(BUILD)/bench/%: bench/%.c bench/bench.c bench/bench.h include/smem.h $(VERSION_H) \
+		$(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread $(SMEM_H_INC) $(LDFLAGS) \
-		$(shell pkg-config --cflags libsodium) -o $@ $< $(LIB_A) -l:libsodium.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread $(SMEM_H_INC) -Iinclude/uapi $(LDFLAGS) \
+		$(shell pkg-config --cflags libsodium) -o $@ $< bench/bench.c $(LIB_A) -l:libsodium.a
 
-run-bench: bench
-	bench/run
+bench: bench-build
+	bench/suite --table
+
+bench-vm: bench-build
+	bench/suite --table --vm 6.12
+
+bench-record: bench-build
+	@mkdir -p $(BUILD)/bench
+	bench/suite > $(BUILD)/bench/run-host.jsonl
+	bench/suite --vm 6.12 > $(BUILD)/bench/run-vm.jsonl
+	bench/history.py record $(BUILD)/bench/run-host.jsonl $(BUILD)/bench/run-vm.jsonl
+
+bench-chart:
+	bench/history.py chart
+
+bench-guard: bench-build
+	@mkdir -p $(BUILD)/bench
+	bench/suite --quick $(if $(BENCH_VM),--vm $(BENCH_VM)) > $(BUILD)/bench/quick$(BENCH_VM).jsonl
+	bench/history.py guard $(BUILD)/bench/quick$(BENCH_VM).jsonl --rerun
 
 # ------------------------------------------------------------------ fuzz
 #
@@ -343,13 +372,13 @@ fuzz: userspace fuzz-kernel-bin fuzz-lib-build
 # Everything make check builds, it builds with warnings as errors.
 check check-host check-vm check-debug: WERROR = 1
 
-check: all sanitize fuzz-lib-build
+check: all sanitize fuzz-lib-build bench-build
 	tools/check.sh
 
-check-host: userspace sanitize fuzz-lib-build
+check-host: userspace sanitize fuzz-lib-build bench-build
 	tools/check.sh lint host
 
-check-vm: all
+check-vm: all bench-build
 	tools/check.sh 6.1 6.12
 
 check-debug: userspace

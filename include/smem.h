@@ -98,8 +98,10 @@ struct smem_info {
  *    vfork() or a raw clone() are not told, and find no pages (a fault)
  *    or zeroed ones where the parent's secrets were;
  *  - without keys each secret has pages of its own between two guard
- *    pages (three mappings: vm.max_map_count caps a process at about
- *    21,000 secrets; enclaves, below, have no such cap); with keys, secrets
+ *    pages (three mappings, two when the guard pages of secrets made one
+ *    after another merge: vm.max_map_count, 65530 by default, caps a
+ *    process at 21,000 to 32,000 secrets; scale_bench measures it;
+ *    enclaves, below, have no such cap); with keys, secrets
  *    of up to 2016 bytes share pages with secrets of the same key, a
  *    canary between neighbours.  No secret keeps a file descriptor.
  *

@@ -121,9 +121,6 @@ lint() {
 	return $rc
 }
 
-# A fuzzer's run (fuzz/kernel/run.sh, fuzz/lib/run.sh) is one result,
-# named by its last line ("fuzz-...: N programs, ...").  Its output is
-# kept as comments; the whole log is in build/fuzz/.
 # One TAP result of a lane: "ok N NAME" when $1 is 0, else "not ok" and
 # the lane fails.  N and the status are the calling lane's locals n, rc.
 tap() {
@@ -131,17 +128,33 @@ tap() {
 	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; rc=1; fi
 }
 
-fuzz_tap() {
+# A run whose last line sums it up is one result named by that line: a
+# fuzzer's ("fuzz-...: N programs, ..."), the benchmark guard's
+# ("bench-guard: ...").  Its output is kept as comments.  Status 77 is a
+# skip (the guard has no recorded run on this kind of machine).
+summary_tap() {
 	local out rc
 	out=$("$@" 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | tail -n 30 | sed 's/^/# /'
 	if [ $rc = 0 ]; then
 		echo "ok - $(printf '%s\n' "$out" | tail -n 1)"
+	elif [ $rc = 77 ]; then
+		echo "ok - $(printf '%s\n' "$out" | tail -n 1) # SKIP"
+		rc=0
 	else
 		echo "not ok - $(printf '%s\n' "$out" | tail -n 1)"
 	fi
 	return $rc
+}
+
+# The benchmarks' quick mode, here or in the VM of kernel $1: the guarded
+# ratios against the last recorded run on this kind of machine
+# (bench/history.py guard).
+bench_guard() {
+	local f=$top/build/bench/quick${1:-host}.jsonl
+	"$top/bench/suite" --quick ${1:+--vm "$1"} >"$f" &&
+		"$top/bench/history.py" guard "$f" --rerun
 }
 
 # Library tests on the host: each backend the host has, with and without
@@ -163,7 +176,9 @@ host_lane() {
 	echo "# smemctl, without a module"
 	sh "$top/tools/smemctl/smemctl_test.sh" --host "$top/build/tools/smemctl" || rc=1
 	echo "# libFuzzer on libsmem"
-	fuzz_tap "$top/fuzz/lib/run.sh" 60 || rc=1
+	summary_tap "$top/fuzz/lib/run.sh" 60 || rc=1
+	echo "# the benchmarks' quick mode against the history"
+	summary_tap bench_guard || rc=1
 	return $rc
 }
 
@@ -199,11 +214,12 @@ vm_lane() {
 		$vm --no-build -a "$top/tools/smemctl/smemctl_test.sh" -- sh smemctl_test.sh || rc=1
 	if [ "$k" = 6.12 ]; then
 		"$top/demo/demo.sh" -k "$k" --tap --no-build || rc=1
+		summary_tap bench_guard "$k" || rc=1
 	fi
 	# Every change is fuzzed a little: the corpus, then two minutes of
 	# smem-fuzz on the KCOV kernel (make fuzz runs longer).
 	if [ "$k" = debug ]; then
-		fuzz_tap "$top/fuzz/kernel/run.sh" 120 || rc=1
+		summary_tap "$top/fuzz/kernel/run.sh" 120 || rc=1
 	fi
 	return $rc
 }

@@ -14,7 +14,7 @@ BASE_PKGS="build-essential pkg-config bc bison flex libelf-dev libssl-dev
 	clang-14 libclang-rt-14-dev llvm-14 clang-tools-14 sparse coccinelle
 	ocaml-nox cppcheck
 	debhelper dh-dkms fakeroot lintian rpm rpmlint
-	rsync"
+	rsync gnuplot-nox"
 
 missing() {
 	for p in "$@"; do

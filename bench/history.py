@@ -1,0 +1,363 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""bench/history.py: the benchmarks' history, bench/history.jsonl.
+
+  history.py record RUN.jsonl...   append the runs bench/suite printed
+  history.py guard RUN.jsonl [--rerun]
+                                   compare a run with the last recorded run
+                                   on the same kind of machine; --rerun
+                                   measures a regression once more before
+                                   calling it one
+  history.py chart [--out DIR]     SVG charts with gnuplot (bench/charts)
+  history.py table                 the README's table, from the latest runs
+
+A run is a "run" line (revision, date, where: "host" or "vm 6.12") and
+what the programs printed.  Its kind of machine (arch, CPU model, CPU
+count, protection keys, /dev/smem, and where) decides what it is compared
+with: absolute times mean nothing across machines, or on a shared one
+from hour to hour, so the guard compares only ratios to anchors measured
+in the same run (the paired ratio: bench/bench.h) and figures that are
+not times (bytes, mappings, counts).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HISTORY = os.path.join(TOP, "bench", "history.jsonl")
+# A guarded figure regresses when it gets this much worse.
+FACTOR = 2.0
+
+
+def read_runs(lines):
+    """The runs in @lines: a list of (run, figures)."""
+    runs = []
+    for line in lines:
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        rec = json.loads(line)
+        kind = rec.get("type")
+        if kind == "run":
+            runs.append([rec, []])
+        elif not runs:
+            raise SystemExit("history.py: figures before any run line")
+        elif kind == "machine":
+            run = runs[-1][0]
+            if "machine" not in run:
+                run["machine"] = {k: rec[k] for k in
+                                  ("kernel", "arch", "cpu", "cpus", "pkeys",
+                                   "smem_device", "loadavg")}
+        elif kind == "end":
+            runs[-1][0]["loadavg_end"] = rec["loadavg"]
+        else:
+            runs[-1][1].append(rec)
+    for run, _ in runs:
+        if "machine" not in run:
+            raise SystemExit("history.py: a run without a machine line")
+        m = run["machine"]
+        run["kind"] = "%s, %s, %s, %d CPUs, %s, %s" % (
+            run["where"].split()[0] if run["where"] == "host" else run["where"],
+            m["arch"], m["cpu"], m["cpus"],
+            "keys" if m["pkeys"] else "no keys",
+            "/dev/smem" if m["smem_device"] else "no /dev/smem")
+        run.setdefault("id", "%s %s %s" % (run["date"], run["where"], run["rev"]))
+    return [(r, f) for r, f in runs]
+
+
+def load_history():
+    if not os.path.exists(HISTORY):
+        return []
+    runs, figures = {}, {}
+    order = []
+    with open(HISTORY) as f:
+        for line in f:
+            rec = json.loads(line)
+            if rec["type"] == "run":
+                runs[rec["id"]] = rec
+                figures[rec["id"]] = []
+                order.append(rec["id"])
+            else:
+                figures[rec["run"]].append(rec)
+    return [(runs[i], figures[i]) for i in order]
+
+
+def key(fig):
+    return (fig["bench"], fig["config"], fig["section"], fig["row"])
+
+
+# ------------------------------------------------------------------ record
+
+def record(paths):
+    n = 0
+    with open(HISTORY, "a") as out:
+        for path in paths:
+            with open(path) as f:
+                for run, figures in read_runs(f):
+                    out.write(json.dumps(run, sort_keys=True) + "\n")
+                    for fig in figures:
+                        fig = dict(fig, run=run["id"])
+                        out.write(json.dumps(fig, sort_keys=True) + "\n")
+                    print("recorded %s: %d figures, %s" % (run["id"], len(figures), run["kind"]))
+                    n += 1
+    if not n:
+        raise SystemExit("history.py: no run to record")
+
+
+# ------------------------------------------------------------------- guard
+
+def guarded(figures):
+    """The figures the guard watches, by key: (value, lower is better, text)."""
+    out = {}
+    for fig in figures:
+        if not fig.get("guard"):
+            continue
+        if fig["type"] == "row" and "paired_ratio" in fig:
+            out[key(fig)] = (fig["paired_ratio"], True,
+                             "x %s" % fig["anchor"])
+        elif fig["type"] == "value" and fig.get("better"):
+            out[key(fig)] = (fig["value"], fig["better"] == "lower", fig["unit"])
+    return out
+
+
+def worse(new, old, lower):
+    if lower:
+        # From none to a whole unit (a mapping, a byte) is a regression too.
+        return new > old * FACTOR if old > 0 else new >= 1
+    return new < old / FACTOR
+
+
+def compare(new, old):
+    """The keys of @new that regressed against @old, and how many were compared."""
+    bad = [k for k in new if k in old and worse(new[k][0], old[k][0], new[k][1])]
+    return bad, sum(1 for k in new if k in old)
+
+
+def rerun(run, benches):
+    cmd = [os.path.join(TOP, "bench", "suite"), "--quick", "--only", ",".join(sorted(benches))]
+    if run["where"] != "host":
+        cmd += ["--vm", run["where"].split()[1]]
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return guarded(read_runs(out.splitlines())[0][1])
+
+
+def guard(path, again):
+    with open(path) as f:
+        runs = read_runs(f)
+    history = load_history()
+    status = 0
+    for run, figures in runs:
+        base = [r for r in history if r[0]["kind"] == run["kind"]]
+        if not base:
+            print("bench-guard: no recorded run on this kind of machine (%s): "
+                  "nothing to compare; make bench-record adds one" % run["kind"])
+            status = max(status, 77)
+            continue
+        old_run, old_figures = base[-1]
+        old, new = guarded(old_figures), guarded(figures)
+        bad, compared = compare(new, old)
+        if bad and again:
+            print("# %d figures more than %gx worse: measuring them again" % (len(bad), FACTOR))
+            second = rerun(run, {k[0] for k in bad})
+            for k in bad:
+                if k in second:
+                    v, lower, text = new[k]
+                    best = min(v, second[k][0]) if lower else max(v, second[k][0])
+                    new[k] = (best, lower, text)
+            bad, compared = compare(new, old)
+        for k in bad:
+            print("# REGRESSION %s | %s | %s | %s: %.4g %s now, %.4g in %s" %
+                  (k + (new[k][0], new[k][2], old[k][0], old_run["id"])))
+        print("bench-guard: %s: %d figures against %s, %d more than %gx worse" %
+              (run["where"], compared, old_run["id"], len(bad), FACTOR))
+        if bad:
+            status = 1
+    return 1 if status == 1 else status
+
+
+# ------------------------------------------------------------------- charts
+
+def latest(history, where, quick=False):
+    runs = [r for r in history if r[0]["where"] == where and r[0]["quick"] == quick]
+    return runs[-1] if runs else None
+
+
+def gnuplot(script):
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+
+def bars(out, title, ylabel, figures, section, rows, configs, field="median_ns", log=True):
+    """A clustered bar chart: one cluster per config, one bar per row."""
+    table = {}
+    for fig in figures:
+        if fig["section"] == section and fig["row"] in rows and fig["type"] != "skip":
+            table[(fig["config"], fig["row"])] = fig.get(field, fig.get("value"))
+    configs = [c for c in configs if any((c, r) in table for r in rows)]
+    rows = [r for r in rows if any((c, r) in table for c in configs)]
+    if not configs:
+        return False
+    with tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False) as dat:
+        dat.write("config\t" + "\t".join('"%s"' % r for r in rows) + "\n")
+        for c in configs:
+            dat.write('"%s"\t' % c + "\t".join(
+                "%g" % table[(c, r)] if (c, r) in table else "NaN" for r in rows) + "\n")
+    cols = " ,".join("'%s' using %d:xtic(1) title columnheader(%d)" % (dat.name, i + 2, i + 2)
+                     for i in range(len(rows)))
+    gnuplot("""set terminal svg size 1000,520 dynamic font 'sans,11'
+set output '%s'
+set title "%s"
+set ylabel "%s"
+set termoption noenhanced
+set style data histogram
+set style histogram cluster gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set key below
+set grid ytics
+%s
+set xtics rotate by -20
+plot %s
+""" % (out, title, ylabel, "set logscale y" if log else "set yrange [0:*]", cols))
+    os.unlink(dat.name)
+    return True
+
+
+def trend(out, title, history, where, series):
+    """Lines of @series (label, bench, section, row) over the runs at @where."""
+    runs = [r for r in history if r[0]["where"] == where]
+    if len(runs) < 1:
+        return False
+    with tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False) as dat:
+        dat.write("run\t" + "\t".join('"%s"' % s[0] for s in series) + "\n")
+        for i, (run, figures) in enumerate(runs):
+            by = {(f["bench"], f["config"], f["section"], f["row"]): f for f in figures}
+            vals = []
+            for _, bench, config, section, row in series:
+                f = by.get((bench, config, section, row))
+                vals.append("%g" % f["paired_ratio"] if f and "paired_ratio" in f else "NaN")
+            dat.write('"%s %s"\t' % (run["rev"][:7], run["date"][:10]) + "\t".join(vals) + "\n")
+    cols = ", ".join("'%s' using 0:%d:xtic(1) with linespoints title columnheader(%d)"
+                     % (dat.name, i + 2, i + 2) for i in range(len(series)))
+    gnuplot("""set terminal svg size 1000,480 dynamic font 'sans,11'
+set output '%s'
+set title "%s"
+set termoption noenhanced
+set ylabel "paired ratio to its anchor (lower is better)"
+set logscale y
+set grid
+set key below
+set xtics rotate by -30
+plot %s
+""" % (out, title, cols))
+    os.unlink(dat.name)
+    return True
+
+
+def configs_of(figures):
+    seen = []
+    for f in figures:
+        if f["config"] and f["config"] not in seen and f["type"] != "skip":
+            seen.append(f["config"])
+    return seen
+
+
+def chart(outdir):
+    history = load_history()
+    if not history:
+        raise SystemExit("history.py: no history yet (make bench-record)")
+    os.makedirs(outdir, exist_ok=True)
+    made = []
+    wheres = []
+    for run, _ in history:
+        if run["where"] not in wheres:
+            wheres.append(run["where"])
+    for where in wheres:
+        got = latest(history, where) or latest(history, where, quick=True)
+        if not got:
+            continue
+        run, figures = got
+        tag = where.replace(" ", "-")
+        access = [f for f in figures if f["bench"] == "access_bench"]
+        name = os.path.join(outdir, "windows-%s.svg" % tag)
+        if bars(name, "A read window on a 32-byte secret, %s (%s, %s)" %
+                (where, run["machine"]["cpu"], run["rev"]),
+                "ns per window (log scale)", access, "read 32 B",
+                ["floor: callback on ordinary memory", "WRPKRU pair", "mprotect pair",
+                 "sodium_mprotect pair", "lone window", "nested window",
+                 "overlapping window (another thread inside)", "2 threads, a secret each",
+                 "2 threads, one secret"], configs_of(access)):
+            made.append(name)
+        life = [f for f in figures if f["bench"] == "lifetime_bench"]
+        name = os.path.join(outdir, "lifetime-%s.svg" % tag)
+        if bars(name, "Create and close a 32-byte secret, %s (%s)" % (where, run["rev"]),
+                "ns per secret (log scale)", life, "create+close 32 B",
+                sorted({f["row"] for f in life if f["section"] == "create+close 32 B"}),
+                configs_of(life)):
+            made.append(name)
+        scale = [f for f in figures if f["bench"] == "scale_bench"]
+        name = os.path.join(outdir, "scale-%s.svg" % tag)
+        if bars(name, "Live 32-byte secrets in one process, %s (%s)" % (where, run["rev"]),
+                "secrets (log scale)", scale, "live secrets", ["live secrets"],
+                configs_of(scale), field="value"):
+            made.append(name)
+        series = []
+        for config in configs_of(access):
+            series.append(("%s: lone window" % config, "access_bench", config, "read 32 B",
+                           "lone window"))
+            series.append(("%s: 2 threads" % config, "access_bench", config, "read 32 B",
+                           "2 threads, a secret each"))
+        name = os.path.join(outdir, "trend-%s.svg" % tag)
+        if trend(name, "Read window ratios across revisions, %s" % where, history, where,
+                 series):
+            made.append(name)
+    for m in made:
+        print("chart: %s" % os.path.relpath(m, TOP))
+
+
+# ------------------------------------------------------------------- table
+
+def table():
+    history = load_history()
+    for where in ("host", "vm 6.12"):
+        got = latest(history, where)
+        if not got:
+            continue
+        run, figures = got
+        print("\n%s, %s, revision %s, %s:\n" % (where, run["machine"]["cpu"], run["rev"],
+                                                run["date"][:10]))
+        print("| configuration | lone read window | x anchor | nested | 2 threads, x lone |")
+        print("|---|---|---|---|---|")
+        by = {key(f): f for f in figures}
+        for config in configs_of([f for f in figures if f["bench"] == "access_bench"]):
+            def get(row):
+                return by.get(("access_bench", config, "read 32 B", row))
+            lone, nested, two = (get("lone window"), get("nested window"),
+                                 get("2 threads, a secret each"))
+            if not lone:
+                continue
+            print("| %s | %.0f ns | %.2f (%s) | %.0f ns | %s |" % (
+                config, lone["median_ns"], lone["paired_ratio"], lone["anchor"],
+                nested["median_ns"] if nested else float("nan"),
+                "%.2f" % two["paired_ratio"] if two else "-"))
+
+
+def main(argv):
+    if len(argv) > 1 and argv[1] == "record" and len(argv) > 2:
+        record(argv[2:])
+        return 0
+    if len(argv) in (3, 4) and argv[1] == "guard":
+        return guard(argv[2], "--rerun" in argv[3:])
+    if argv[1:2] == ["chart"] and (len(argv) == 2 or (len(argv) == 4 and argv[2] == "--out")):
+        chart(argv[3] if len(argv) == 4 else os.path.join(TOP, "bench", "charts"))
+        return 0
+    if len(argv) == 2 and argv[1] == "table":
+        table()
+        return 0
+    sys.stderr.write(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
