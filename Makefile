@@ -325,8 +325,6 @@ BENCH_VM ?=
 
 bench-build: $(BENCHES)
 
-# enclave_bench takes now_s() from the suite's test_util.h.
-$(BUILD)/bench/enclave_bench: selftests/test_util.h
 $(BENCHES): $(BUILD)/bench/%: bench/%.c bench/bench.c bench/bench.h include/smem.h $(VERSION_H) \
 		$(LIB_A)
 	@mkdir -p $(dir $@)

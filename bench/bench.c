@@ -322,6 +322,12 @@ int bench_init(const char *name, int argc, char **argv, double quick_s, double f
 			bench_opt.section_s = quick_s;
 		} else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
 			only_backend = argv[++i];
+			if (strcmp(only_backend, "kmod") && strcmp(only_backend, "memfd_secret") &&
+			    strcmp(only_backend, "mlock")) {
+				fprintf(stderr, "%s: --backend takes kmod, memfd_secret or mlock\n",
+					name);
+				exit(2);
+			}
 		} else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
 			bench_opt.section_s = atof(argv[++i]);
 			if (bench_opt.section_s <= 0) {
