@@ -25,7 +25,11 @@
  *   overlapping       another thread holds a window on the same secret;
  *   N threads         N threads at once (2 and the count of CPUs), each
  *                     on a secret of its own, and all on one secret: ns
- *                     per window in each thread, against the lone window.
+ *                     per window in each thread, against the lone window;
+ *                     and N threads each with mprotect pairs on a page of
+ *                     its own, against the lone pair: what the machine's
+ *                     TLB shootdowns make of the mechanism under a
+ *                     window without keys.
  *
  * The library's windows are judged against the mechanism under them:
  * the mprotect pair without keys, the WRPKRU pair with them.  The
@@ -284,11 +288,18 @@ static long futex(atomic_uint *word, int op, unsigned int val)
  * all start together, run their windows and time them.  The caller is
  * member 0.
  */
+enum team_kind {
+	TEAM_WINDOWS,		/* each member's windows on its secret */
+	TEAM_HOLD,		/* member 1 holds a window while member 0 runs */
+	TEAM_MPROTECT,		/* each member's mprotect pairs on a page of its own */
+};
+
 struct team {
 	int n;
 	bool write;
-	bool hold;		/* member 1 holds a window while member 0 runs */
+	enum team_kind kind;
 	struct smem_secret *secret[MAX_THREADS];
+	struct target page[MAX_THREADS];	/* TEAM_MPROTECT: the page only */
 	pthread_t tid[MAX_THREADS];
 	atomic_uint generation, arrived, done, release;
 	unsigned int count;
@@ -312,7 +323,10 @@ static void team_run(struct team *t, int i)
 	while ((int)atomic_load(&t->arrived) < t->n)
 		;
 	start = bench_now_ns();
-	windows(t->secret[i], t->write, 0, t->count);
+	if (t->kind == TEAM_MPROTECT)
+		mprotect_ops(&t->page[i], t->count);
+	else
+		windows(t->secret[i], t->write, 0, t->count);
 	t->ns[i] = (bench_now_ns() - start) / t->count;
 }
 
@@ -340,7 +354,7 @@ static void *member_thread(void *arg)
 		seen = gen;
 		if (t->stop)
 			return NULL;
-		if (t->hold) {
+		if (t->kind == TEAM_HOLD) {
 			int ret = smem_secret_read(t->secret[0], hold_fn, t);
 
 			if (ret < 0)
@@ -426,14 +440,25 @@ struct child {
 };
 
 static struct team *new_team(struct child *c, const struct target *t, int n, bool shared,
-			     bool hold)
+			     enum team_kind kind)
 {
 	struct team *team = &c->teams[c->nteams++];
 	int i, err;
 
-	*team = (struct team){ .n = n, .write = t->write, .hold = hold };
+	*team = (struct team){ .n = n, .write = t->write, .kind = kind };
 	for (i = 0; i < n; i++) {
-		if (shared || hold) {
+		if (kind == TEAM_MPROTECT) {
+			struct target *p = &team->page[i];
+
+			*p = (struct target){ .write = t->write, .size = t->size };
+			p->page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (p->page == MAP_FAILED || mlock(p->page, PAGE) ||
+			    mprotect(p->page, PAGE, PROT_NONE))
+				bench_fail("a locked page for a thread's mprotect pairs", errno);
+			continue;
+		}
+		if (shared || kind == TEAM_HOLD) {
 			team->secret[i] = smem_secret_ref(t->secret);
 			continue;
 		}
@@ -449,8 +474,12 @@ static void free_teams(struct child *c)
 {
 	for (int k = 0; k < c->nteams; k++) {
 		team_stop(&c->teams[k]);
-		for (int i = 0; i < c->teams[k].n; i++)
-			smem_secret_unref(c->teams[k].secret[i]);
+		for (int i = 0; i < c->teams[k].n; i++) {
+			if (c->teams[k].kind == TEAM_MPROTECT)
+				munmap(c->teams[k].page[i].page, PAGE);
+			else
+				smem_secret_unref(c->teams[k].secret[i]);
+		}
 	}
 	c->nteams = 0;
 	nmembers = 0;
@@ -521,21 +550,24 @@ static void section(struct child *c, bool write, size_t size)
 	    .guard = true);
 	if (!write)
 		ROW(.name = "overlapping window (another thread inside)",
-		    .run_timed = overlap_ops, .ctx = new_team(c, &t, 2, true, true),
+		    .run_timed = overlap_ops, .ctx = new_team(c, &t, 2, true, TEAM_HOLD),
 		    .anchor = 0, .guard = true);
 	for (int k = 0; k < 2; k++) {
 		int nt = threads[k];
 
 		if (nt < 2 || (k && nt == threads[0]) || nt > MAX_THREADS)
 			continue;
+		/* What the machine makes of the mechanism under a window in N threads. */
+		snprintf(c->names[n], sizeof(c->names[n]), "%d threads, an mprotect pair each", nt);
+		ROW(.name = c->names[n], .run_timed = team_ops,
+		    .ctx = new_team(c, &t, nt, false, TEAM_MPROTECT), .anchor = 1);
 		snprintf(c->names[n], sizeof(c->names[n]), "%d threads, a secret each", nt);
-		ROW(.name = c->names[n], .run_timed = team_ops, .ctx = new_team(c, &t, nt, false,
-										 false),
-		    .anchor = lone, .guard = true);
+		ROW(.name = c->names[n], .run_timed = team_ops,
+		    .ctx = new_team(c, &t, nt, false, TEAM_WINDOWS), .anchor = lone, .guard = true);
 		snprintf(c->names[n], sizeof(c->names[n]), "%d threads, one secret", nt);
-		ROW(.name = c->names[n], .run_timed = team_ops, .ctx = new_team(c, &t, nt, true,
-										 false),
-		    .anchor = lone, .guard = !write);
+		ROW(.name = c->names[n], .run_timed = team_ops,
+		    .ctx = new_team(c, &t, nt, true, TEAM_WINDOWS), .anchor = lone,
+		    .guard = !write);
 	}
 #undef ROW
 	bench_section(title, rows, n);
