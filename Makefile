@@ -325,6 +325,9 @@ BENCH_VM ?=
 
 bench-build: $(BENCHES)
 
+# kernel_bench waits for its children with the suite's wait_child().
+$(BUILD)/bench/kernel_bench: selftests/test_util.h
+
 $(BENCHES): $(BUILD)/bench/%: bench/%.c bench/bench.c bench/bench.h include/smem.h $(VERSION_H) \
 		$(LIB_A)
 	@mkdir -p $(dir $@)
