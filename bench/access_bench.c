@@ -568,13 +568,19 @@ static void section(struct child *c, bool write, size_t size)
 			   .ctx = new_team(c, &t, nt, false, TEAM_MPROTECT), .anchor = 1);
 		if (c->keys)
 			team = lone;
+		/*
+		 * Guarded where the ratio holds from run to run on a shared
+		 * host: reads on secrets of their own.  On one secret the
+		 * threads' windows overlap or not as their timing falls (0.4x
+		 * to 1.3x here from run to run), and writes wait for each other.
+		 */
 		snprintf(c->names[n], sizeof(c->names[n]), "%d threads, a secret each", nt);
 		ROW(.name = c->names[n], .run_timed = team_ops,
-		    .ctx = new_team(c, &t, nt, false, TEAM_WINDOWS), .anchor = team, .guard = true);
+		    .ctx = new_team(c, &t, nt, false, TEAM_WINDOWS), .anchor = team,
+		    .guard = !write);
 		snprintf(c->names[n], sizeof(c->names[n]), "%d threads, one secret", nt);
 		ROW(.name = c->names[n], .run_timed = team_ops,
-		    .ctx = new_team(c, &t, nt, true, TEAM_WINDOWS), .anchor = team,
-		    .guard = !write);
+		    .ctx = new_team(c, &t, nt, true, TEAM_WINDOWS), .anchor = team);
 	}
 #undef ROW
 	bench_section(title, rows, n);

@@ -49,17 +49,24 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-void bench_percentiles(const double *v, size_t n, double *median, double *p99)
+/* The @q-th percentile of @n values, which are left as they are. */
+static double percentile(const double *v, size_t n, unsigned int q)
 {
-	double *sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	double *sorted = malloc((n ? n : 1) * sizeof(*sorted)), x;
 
 	if (!sorted)
 		bench_fail("malloc", ENOMEM);
 	memcpy(sorted, v, n * sizeof(*v));
 	qsort(sorted, n, sizeof(*sorted), cmp_double);
-	*median = n ? sorted[n / 2] : 0;
-	*p99 = n ? sorted[n * 99 / 100] : 0;
+	x = n ? sorted[n * q / 100] : 0;
 	free(sorted);
+	return x;
+}
+
+void bench_percentiles(const double *v, size_t n, double *median, double *p99)
+{
+	*median = percentile(v, n, 50);
+	*p99 = percentile(v, n, 99);
 }
 
 bool bench_have_pkeys(void)
@@ -122,11 +129,11 @@ void bench_mem_sample(struct bench_mem *m)
 struct figure {
 	const char *kind;	/* "row", "value", "skip" */
 	const char *section, *row;
-	double median, p99;	/* "row" */
+	double median, p99, p10;	/* "row" */
 	unsigned int batch;
 	size_t rounds;
 	const char *anchor;
-	double ratio, paired;
+	double ratio, paired, fast;
 	double value;		/* "value" */
 	const char *unit, *better, *detail;
 	bool guard;
@@ -193,11 +200,12 @@ static void emit(const struct figure *f)
 	json_field("section", f->section);
 	json_field("row", f->row);
 	if (!strcmp(f->kind, "row")) {
-		printf(",\"median_ns\":%.2f,\"p99_ns\":%.2f,\"batch\":%u,\"rounds\":%zu",
-		       f->median, f->p99, f->batch, f->rounds);
+		printf(",\"median_ns\":%.2f,\"p99_ns\":%.2f,\"p10_ns\":%.2f,\"batch\":%u,"
+		       "\"rounds\":%zu", f->median, f->p99, f->p10, f->batch, f->rounds);
 		if (f->anchor) {
 			json_field("anchor", f->anchor);
-			printf(",\"ratio\":%.5g,\"paired_ratio\":%.5g", f->ratio, f->paired);
+			printf(",\"ratio\":%.5g,\"paired_ratio\":%.5g,\"p10_ratio\":%.5g", f->ratio,
+			       f->paired, f->fast);
 		}
 	} else if (!strcmp(f->kind, "value")) {
 		printf(",\"value\":%.6g", f->value);
@@ -402,12 +410,15 @@ void bench_section(const char *section, struct bench_row *rows, int n)
 	paired = malloc(round * sizeof(*paired));
 	if (!paired)
 		bench_fail("malloc", ENOMEM);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		bench_percentiles(rows[i].samples, round, &rows[i].median, &rows[i].p99);
+		rows[i].p10 = percentile(rows[i].samples, round, 10);
+	}
 	for (i = 0; i < n; i++) {
 		struct bench_row *r = &rows[i];
 		struct figure f = { .kind = "row", .section = section, .row = r->name,
-				    .median = r->median, .p99 = r->p99, .batch = r->batch,
+				    .median = r->median, .p99 = r->p99, .p10 = r->p10,
+				    .batch = r->batch,
 				    .rounds = round, .guard = r->guard };
 		double p99;
 
@@ -419,6 +430,7 @@ void bench_section(const char *section, struct bench_row *rows, int n)
 			bench_percentiles(paired, round, &f.paired, &p99);
 			f.anchor = a->name;
 			f.ratio = r->median / a->median;
+			f.fast = r->p10 / a->p10;
 		}
 		emit(&f);
 	}

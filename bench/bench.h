@@ -40,7 +40,7 @@ struct bench_row {
 	/* Filled by bench_section(). */
 	unsigned int batch;
 	double *samples;	/* ns per operation, by round */
-	double median, p99;
+	double median, p99, p10;
 	size_t rounds;
 };
 

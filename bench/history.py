@@ -114,9 +114,8 @@ def guarded(figures):
     for fig in figures:
         if not fig.get("guard"):
             continue
-        if fig["type"] == "row" and "paired_ratio" in fig:
-            out[key(fig)] = (fig["paired_ratio"], True,
-                             "x %s" % fig["anchor"])
+        if fig["type"] == "row" and "p10_ratio" in fig:
+            out[key(fig)] = (fig["p10_ratio"], True, "x %s (p10)" % fig["anchor"])
         elif fig["type"] == "value" and fig.get("better"):
             out[key(fig)] = (fig["value"], fig["better"] == "lower", fig["unit"])
     return out
