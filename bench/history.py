@@ -38,7 +38,12 @@ def read_runs(lines):
         line = line.strip()
         if not line.startswith("{"):
             continue
-        rec = json.loads(line)
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            # A guest's console may cut a line with a kernel message.
+            sys.stderr.write("history.py: not JSON, left out: %s\n" % line[:120])
+            continue
         kind = rec.get("type")
         if kind == "run":
             runs.append([rec, []])
