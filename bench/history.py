@@ -323,28 +323,34 @@ def chart(outdir):
 # ------------------------------------------------------------------- table
 
 def table():
+    """Per place and configuration: the main figures of the latest full runs."""
     history = load_history()
+    print("| where | configuration | read window | x its mechanism | nested | 2 threads, x lone "
+          "| make+close 32 B, x sodium_malloc | live secrets |")
+    print("|---|---|---|---|---|---|---|---|")
     for where in ("host", "vm 6.12"):
         got = latest(history, where)
         if not got:
             continue
         run, figures = got
-        print("\n%s, %s, revision %s, %s:\n" % (where, run["machine"]["cpu"], run["rev"],
-                                                run["date"][:10]))
-        print("| configuration | lone read window | x anchor | nested | 2 threads, x lone |")
-        print("|---|---|---|---|---|")
         by = {key(f): f for f in figures}
         for config in configs_of([f for f in figures if f["bench"] == "access_bench"]):
-            def get(row):
-                return by.get(("access_bench", config, "read 32 B", row))
-            lone, nested, two = (get("lone window"), get("nested window"),
-                                 get("2 threads, a secret each"))
+            def get(bench, section, row):
+                return by.get((bench, config, section, row))
+            lone = get("access_bench", "read 32 B", "lone window")
+            nested = get("access_bench", "read 32 B", "nested window")
+            two = get("access_bench", "read 32 B", "2 threads, a secret each")
+            life = get("lifetime_bench", "create+close 32 B", "smem_secret_new + unref")
+            live = [f for f in figures if f["bench"] == "scale_bench" and f["config"] == config
+                    and f["row"].startswith("secrets live")]
             if not lone:
                 continue
-            print("| %s | %.0f ns | %.2f (%s) | %.0f ns | %s |" % (
-                config, lone["median_ns"], lone["paired_ratio"], lone["anchor"],
-                nested["median_ns"] if nested else float("nan"),
-                "%.2f" % two["paired_ratio"] if two else "-"))
+            print("| %s (%s) | %s | %.1f us | %.2f (%s) | %.0f ns | %s | %s | %s |" % (
+                where, run["rev"][:7], config, lone["median_ns"] / 1000, lone["p10_ratio"],
+                lone["anchor"], nested["median_ns"] if nested else float("nan"),
+                "%.1f" % (two["median_ns"] / lone["median_ns"]) if two else "-",
+                "%.2f" % life["p10_ratio"] if life else "-",
+                "{:,}".format(int(live[0]["value"])) if live else "-"))
 
 
 def main(argv):
