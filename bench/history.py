@@ -248,6 +248,7 @@ def trend(out, title, history, where, series):
 set output '%s'
 set title "%s"
 set termoption noenhanced
+set offsets 0.5, 0.5, 0, 0
 set ylabel "paired ratio to its anchor (lower is better)"
 set logscale y
 set grid
@@ -302,9 +303,10 @@ def chart(outdir):
             made.append(name)
         scale = [f for f in figures if f["bench"] == "scale_bench"]
         name = os.path.join(outdir, "scale-%s.svg" % tag)
-        if bars(name, "Live 32-byte secrets in one process, %s (%s)" % (where, run["rev"]),
-                "secrets (log scale)", scale, "live secrets", ["live secrets"],
-                configs_of(scale), field="value"):
+        live = sorted({f["row"] for f in scale if f["row"].startswith("secrets live")})
+        if live and bars(name, "Live 32-byte secrets in one process, %s (%s)" % (where, run["rev"]),
+                         "secrets (log scale)", scale, "live 32-byte secrets", live,
+                         configs_of(scale), field="value"):
             made.append(name)
         series = []
         for config in configs_of(access):
