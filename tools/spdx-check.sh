@@ -9,7 +9,9 @@
 # own are exempt: the licence texts themselves, the Markdown documents and
 # NEWS (README.md says which licence covers them), VERSION, .gitignore, man
 # pages that are only a ".so" link, the fuzzers' corpora (inputs, not
-# sources), and the Debian files whose formats allow no comment
+# sources), the benchmarks' recorded results and the charts drawn from
+# them (bench/history.jsonl, bench/charts/: data), and the Debian files
+# whose formats allow no comment
 # (debian/changelog, debian/source/format; debian/copyright is itself the
 # licence statement, in DEP-5).
 set -eu
