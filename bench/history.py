@@ -159,8 +159,13 @@ def guard(path, again):
                   "nothing to compare; make bench-record adds one" % run["kind"])
             status = max(status, 77)
             continue
-        old_run, old_figures = base[-1]
-        old, new = guarded(old_figures), guarded(figures)
+        # Each figure against its last recorded value: a run may have
+        # recorded some programs only (bench/suite --only).
+        old, source = {}, {}
+        for old_run, old_figures in base:
+            for k, v in guarded(old_figures).items():
+                old[k], source[k] = v, old_run["id"]
+        new = guarded(figures)
         bad, compared = compare(new, old)
         if bad and again:
             print("# %d figures more than %gx worse: measuring them again" % (len(bad), FACTOR))
@@ -173,9 +178,10 @@ def guard(path, again):
             bad, compared = compare(new, old)
         for k in bad:
             print("# REGRESSION %s | %s | %s | %s: %.4g %s now, %.4g in %s" %
-                  (k + (new[k][0], new[k][2], old[k][0], old_run["id"])))
+                  (k + (new[k][0], new[k][2], old[k][0], source[k])))
+        runs_used = sorted({source[k] for k in new if k in old})
         print("bench-guard: %s: %d figures against %s, %d more than %gx worse" %
-              (run["where"], compared, old_run["id"], len(bad), FACTOR))
+              (run["where"], compared, " and ".join(runs_used) or "nothing", len(bad), FACTOR))
         if bad:
             status = 1
     return 1 if status == 1 else status
