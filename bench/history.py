@@ -190,8 +190,15 @@ def guard(path, again):
 # ------------------------------------------------------------------- charts
 
 def latest(history, where, quick=False):
+    """The last run at @where and each figure as that place last recorded it."""
     runs = [r for r in history if r[0]["where"] == where and r[0]["quick"] == quick]
-    return runs[-1] if runs else None
+    if not runs:
+        return None
+    merged = {}
+    for _, figures in runs:
+        for fig in figures:
+            merged[key(fig)] = fig
+    return runs[-1][0], list(merged.values())
 
 
 def gnuplot(script):
