@@ -11,14 +11,18 @@
  * Each row may name an anchor: another row of the same section, the
  * nearest thing the row can be judged against (an mprotect pair for a
  * window without protection keys, a bare WRPKRU pair for one with them,
- * sodium_malloc for a secret's lifetime).  Its ratio is given twice: of
- * the medians, and the median of the per-round ratios (the two batches
- * ran back to back, under the same noise).  bench/guard compares the
- * latter with the last recorded run on the same kind of machine, for the
- * rows marked guard.
+ * sodium_malloc for a secret's lifetime).  Its ratio is given three
+ * times: of the medians; the median of the per-round ratios (the two
+ * batches ran back to back, under the same noise); and of the two rows'
+ * 10th percentiles, which `bench/history.py guard` compares with the last
+ * recorded run on the same kind of machine, for the rows marked guard:
+ * a machine whose system calls cost one of two amounts from moment to
+ * moment can put two medians of one run on different modes, but not
+ * their fast tenths.
  *
- * Every figure goes through one print path, bench_emit(): a table for
- * people, or with --json one JSON object per line for bench/record.
+ * Every figure goes through one print path, emit() in bench.c: a table
+ * for people, or with --json one JSON object per line for
+ * bench/history.py.
  */
 #ifndef SMEM_BENCH_H
 #define SMEM_BENCH_H
