@@ -527,8 +527,8 @@ int bench_each_config(int argc, char **argv,
 	int err, failed = 0;
 
 	if (argc > 1 && !strcmp(argv[argc - 1], CHILD_OPTION)) {
-		const char *backend = getenv("SMEM_BACKEND");
-		bool asked = !getenv("SMEM_NO_PKEYS") || strcmp(getenv("SMEM_NO_PKEYS"), "1");
+		const char *backend = getenv("SMEM_BACKEND"), *no_keys = getenv("SMEM_NO_PKEYS");
+		bool asked = !no_keys || strcmp(no_keys, "1");
 
 		argv[--argc] = NULL;
 		if (!backend)
