@@ -119,10 +119,12 @@ def guarded(figures):
     for fig in figures:
         if not fig.get("guard"):
             continue
+        # A ratio is compared only with one to the same anchor.
         if fig["type"] == "row" and "p10_ratio" in fig:
-            out[key(fig)] = (fig["p10_ratio"], True, "x %s (p10)" % fig["anchor"])
+            out[key(fig) + (fig["anchor"],)] = (fig["p10_ratio"], True,
+                                                "x %s (p10)" % fig["anchor"])
         elif fig["type"] == "value" and fig.get("better"):
-            out[key(fig)] = (fig["value"], fig["better"] == "lower", fig["unit"])
+            out[key(fig) + ("",)] = (fig["value"], fig["better"] == "lower", fig["unit"])
     return out
 
 
@@ -178,7 +180,7 @@ def guard(path, again):
             bad, compared = compare(new, old)
         for k in bad:
             print("# REGRESSION %s | %s | %s | %s: %.4g %s now, %.4g in %s" %
-                  (k + (new[k][0], new[k][2], old[k][0], source[k])))
+                  (k[:4] + (new[k][0], new[k][2], old[k][0], source[k])))
         runs_used = sorted({source[k] for k in new if k in old})
         print("bench-guard: %s: %d figures against %s, %d more than %gx worse" %
               (run["where"], compared, " and ".join(runs_used) or "nothing", len(bad), FACTOR))

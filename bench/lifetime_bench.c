@@ -200,8 +200,12 @@ static void export_import_ops(void *arg, unsigned int n)
 
 /* ------------------------------------------------------------ sections */
 
-/* "create+close" of @size bytes (@label: "32 B"...); @share: small secrets share pages. */
-static void create_section(size_t size, const char *label, bool share)
+/*
+ * "create+close" of @size bytes (@label: "32 B"...) on @info's backend;
+ * @share: small secrets share pages.
+ */
+static void create_section(const struct smem_info *info, size_t size, const char *label,
+			   bool share)
 {
 	struct lifetime l = { .size = size, .src = malloc(size) };
 	struct bench_row rows[] = {
@@ -224,6 +228,13 @@ static void create_section(size_t size, const char *label, bool share)
 	snprintf(section, sizeof(section), "create+close %s", label);
 	if (!memfd_secret_works(why, sizeof(why)))
 		bench_skip(section, rows[--n].name, why);
+	/*
+	 * On memfd_secret a secret's cost follows how much of the direct
+	 * map is split already, which sodium_malloc's does not: the guard
+	 * watches it against the same system calls by hand instead.
+	 */
+	else if (!strcmp(info->backend_name, "memfd_secret"))
+		rows[0].anchor = 3;
 	bench_section(section, rows, n);
 	if (size == SMALL) {
 		ratio = rows[0].median / rows[2].median;
@@ -275,9 +286,9 @@ static int child_main(int argc, char **argv, const struct smem_info *info)
 	(void)argc;
 	(void)argv;
 	/* With keys, secrets of up to 2016 bytes share pages (smem.h). */
-	create_section(SMALL, "32 B", keys);
-	create_section(4096, "4 KiB", false);
-	create_section(1 << 20, "1 MiB", false);
+	create_section(info, SMALL, "32 B", keys);
+	create_section(info, 4096, "4 KiB", false);
+	create_section(info, 1 << 20, "1 MiB", false);
 	export_section(info);
 	return 0;
 }
