@@ -358,6 +358,7 @@ def table():
             nested = get("access_bench", "read 32 B", "nested window")
             two = get("access_bench", "read 32 B", "2 threads, a secret each")
             life = get("lifetime_bench", "create+close 32 B", "smem_secret_new + unref")
+            sodium = get("lifetime_bench", "create+close 32 B", "sodium_malloc + sodium_free")
             live = [f for f in figures if f["bench"] == "scale_bench" and f["config"] == config
                     and f["row"].startswith("secrets live")]
             if not lone:
@@ -366,7 +367,7 @@ def table():
                 where, run["rev"][:7], config, lone["median_ns"] / 1000, lone["p10_ratio"],
                 lone["anchor"], nested["median_ns"] if nested else float("nan"),
                 "%.1f" % (two["median_ns"] / lone["median_ns"]) if two else "-",
-                "%.2f" % life["p10_ratio"] if life else "-",
+                "%.2f" % (life["median_ns"] / sodium["median_ns"]) if life and sodium else "-",
                 "{:,}".format(int(live[0]["value"])) if live else "-"))
 
 
