@@ -352,6 +352,24 @@ int bench_init(const char *name, int argc, char **argv, double quick_s, double f
 	return out;
 }
 
+size_t bench_count_option(int argc, char **argv, const char *name, const char *usage)
+{
+	size_t value = 0;
+
+	for (int a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], name) && a + 1 < argc && !value) {
+			value = strtoul(argv[++a], NULL, 0);
+			if (value)
+				continue;
+		} else if (!strcmp(argv[a], "--child") && a == argc - 1) {
+			continue;
+		}
+		fprintf(stderr, "usage: %s\n", usage);
+		exit(2);
+	}
+	return value;
+}
+
 void bench_set_config(const char *config)
 {
 	bench_opt.config = config;

@@ -65,6 +65,13 @@ extern struct bench_options bench_opt;
  */
 int bench_init(const char *program, int argc, char **argv, double quick_s, double full_s);
 
+/*
+ * A program whose only option of its own is @name N (a positive count,
+ * kept in @argv for the children that bench_each_config() starts): its
+ * value, or 0 when absent.  Anything else prints @usage and exits 2.
+ */
+size_t bench_count_option(int argc, char **argv, const char *name, const char *usage);
+
 /* What the figures that follow run on ("" for none). */
 void bench_set_config(const char *config);
 

@@ -548,34 +548,12 @@ static int child_main(int argc, char **argv, const struct smem_info *info)
 	return 0;
 }
 
-static void __attribute__((noreturn)) usage(void)
-{
-	fprintf(stderr, "usage: enclave_bench [--quick] [--json] [--seconds S] [--backend B] "
-		"[--scale N]\n");
-	exit(2);
-}
-
 int main(int argc, char **argv)
 {
-	int a, out = 1, ret;
+	int ret;
 
 	argc = bench_init("enclave_bench", argc, argv, QUICK_S, FULL_S);
-	for (a = 1; a < argc; a++) {
-		if (!strcmp(argv[a], "--scale") && a + 1 < argc) {
-			scale_limit = strtoul(argv[a + 1], NULL, 0);
-			if (!scale_limit)
-				usage();
-			/* Kept: the children get it too. */
-			argv[out++] = argv[a++];
-			argv[out++] = argv[a];
-		} else if (!strcmp(argv[a], "--child") && a == argc - 1) {
-			argv[out++] = argv[a];
-		} else {
-			usage();
-		}
-	}
-	argv[out] = NULL;
-	argc = out;
+	scale_limit = bench_count_option(argc, argv, "--scale", "enclave_bench [--quick] [--json] [--seconds S] [--backend B] [--scale N]");
 	/* --scale wins over --quick's, whichever came first. */
 	if (!scale_limit)
 		scale_limit = bench_opt.quick ? QUICK_SCALE : SCALE;

@@ -295,34 +295,14 @@ static int child_main(int argc, char **argv, const struct smem_info *info)
 	return 0;
 }
 
-static void usage(void)
-{
-	fprintf(stderr, "usage: scale_bench [--quick] [--json] [--backend B] [--limit N]\n");
-	exit(2);
-}
-
 int main(int argc, char **argv)
 {
 	char nofile[32], memlock[32];
-	int a, out = 1, ret;
+	int ret;
 
 	/* No timed sections: the seconds per section do not matter. */
 	argc = bench_init("scale_bench", argc, argv, 1, 1);
-	for (a = 1; a < argc; a++) {
-		if (!strcmp(argv[a], "--limit") && a + 1 < argc) {
-			limit = strtoul(argv[a + 1], NULL, 0);
-			if (!limit)
-				usage();
-			/* Kept: the children get it too. */
-			argv[out++] = argv[a++];
-			argv[out++] = argv[a];
-		} else if (!strcmp(argv[a], "--child") && a == argc - 1) {
-			argv[out++] = argv[a];
-		} else {
-			usage();
-		}
-	}
-	argc = out;
+	limit = bench_count_option(argc, argv, "--limit", "scale_bench [--quick] [--json] [--backend B] [--limit N]");
 	/* --limit wins over --quick's, whichever came first. */
 	if (!limit)
 		limit = bench_opt.quick ? QUICK_LIMIT : LIMIT;
