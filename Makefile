@@ -117,8 +117,9 @@ LIB_PIC_OBJS := $(LIB_SRCS:libsmem/%.c=$(BUILD)/lib/obj/%.o)
 SODIUM_LIBS := $(shell pkg-config --libs libsodium)
 # Every symbol bound at load time: a lazily bound call saves the vector
 # registers on the stack (_dl_runtime_resolve_xsavec), and the GOT is
-# read-only afterwards.
-LIB_LDFLAGS := -Wl,-z,defs -Wl,-z,now -Wl,-z,relro
+# read-only afterwards.  Never unloaded: the closer thread of lingering
+# secrets (libsmem/linger.c) runs the library's code.
+LIB_LDFLAGS := -Wl,-z,defs -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete
 
 lib: $(LIB_SO) $(LIB_A) $(BUILD)/lib/libsmem.pc
 
@@ -221,11 +222,11 @@ $(BUILD)/selftests/kdump_scan: selftests/vm/kdump_scan.c selftests/vm/kdump_patt
 # ------------------------------------------------------------ sanitizers
 #
 #   make sanitize   the library tests under ASan+UBSan (build/asan) and the
-#                   concurrency test under TSan (build/tsan)
+#                   concurrency and linger tests under TSan (build/tsan)
 SAN_asan := -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_tsan := -fsanitize=thread
 SAN_TESTS_asan := $(patsubst selftests/%.c,%,$(wildcard selftests/lib_*_test.c))
-SAN_TESTS_tsan := lib_concurrency_test
+SAN_TESTS_tsan := lib_concurrency_test lib_linger_test
 SAN_CFLAGS = -O1 -g -fno-omit-frame-pointer $(SAN_$(1)) -std=gnu11 -D_GNU_SOURCE \
 	-pthread $(SMEM_H_INC) -Iinclude/uapi
 

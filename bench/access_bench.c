@@ -28,7 +28,12 @@
  *                     per window in each thread; and N threads each with
  *                     mprotect pairs on a page of its own, against the
  *                     lone pair: what the machine's TLB shootdowns make of
- *                     the mechanism under a window without keys.
+ *                     the mechanism under a window without keys;
+ *   linger            without keys, read windows on secrets given a linger
+ *                     of LINGER_US (smem_secret_linger()), alone and in N
+ *                     threads each on its own: the pages stay readable
+ *                     between windows, and the closer thread closes them
+ *                     when a secret goes LINGER_US without one.
  *
  * The library's windows are judged against the mechanism under them:
  * the mprotect pair without keys, the WRPKRU pair with them; the thread
@@ -55,6 +60,7 @@
 #define MAX_THREADS	64
 #define MAX_ROWS	24
 #define PAGE		4096
+#define LINGER_US	1000
 
 /* ---------------------------------------------------------- anchors */
 
@@ -454,7 +460,7 @@ static double overlap_ops(void *ctx, unsigned int n)
 struct child {
 	bool keys;		/* the library uses protection keys */
 	int cpus;
-	struct team teams[8];
+	struct team teams[12];
 	int nteams;
 	char names[MAX_ROWS][64];
 };
@@ -483,6 +489,18 @@ static struct team *new_team(struct child *c, const struct target *t, int n, boo
 			bench_fail("smem_secret_new_random", -err);
 	}
 	team_start(team);
+	return team;
+}
+
+/* The team's secrets linger: LINGER_US. */
+static struct team *lingering(struct team *team)
+{
+	for (int i = 0; i < team->n; i++) {
+		int err = smem_secret_linger(team->secret[i], LINGER_US);
+
+		if (err)
+			bench_fail("smem_secret_linger", -err);
+	}
 	return team;
 }
 
@@ -598,6 +616,24 @@ static void section(struct child *c, bool write, size_t size)
 		snprintf(c->names[n], sizeof(c->names[n]), "%d threads, one secret", nt);
 		ROW(.name = c->names[n], .run_timed = team_ops,
 		    .ctx = new_team(c, &t, nt, true, TEAM_WINDOWS), .anchor = team);
+		/*
+		 * Against the floor, as the windows that take no system call.
+		 * Not guarded: the threads meet on the closer's lock, at a cost
+		 * that moves with how their windows fall.
+		 */
+		if (!c->keys && !write) {
+			snprintf(c->names[n], sizeof(c->names[n]),
+				 "%d threads, a secret each, linger %d us", nt, LINGER_US);
+			ROW(.name = c->names[n], .run_timed = team_ops,
+			    .ctx = lingering(new_team(c, &t, nt, false, TEAM_WINDOWS)),
+			    .anchor = 0);
+		}
+	}
+	if (!c->keys && !write) {
+		snprintf(c->names[n], sizeof(c->names[n]), "lone window, linger %d us", LINGER_US);
+		ROW(.name = c->names[n], .run_timed = team_ops,
+		    .ctx = lingering(new_team(c, &t, 1, false, TEAM_WINDOWS)), .anchor = 0,
+		    .guard = true);
 	}
 #undef ROW
 	bench_section(title, rows, n);

@@ -223,6 +223,28 @@ int smem_secret_melt(struct smem_secret *s);
  */
 int smem_secret_check(struct smem_secret *s);
 
+/*
+ * Without protection keys, let the pages stay readable for up to @usec
+ * microseconds (at most SMEM_LINGER_MAX_US; 0, the default: not at all)
+ * after the last read window on them closes: a read window that opens
+ * meanwhile costs no system call, and one library thread (the closer,
+ * started by the first linger) closes the pages when the time is up.
+ * Meant for secrets read often by several threads: each window's close
+ * costs a TLB flush on every CPU running a thread of the process, and
+ * threads pay for each other's (bench/README.md).
+ *
+ * It widens the exposure: meanwhile any thread of the process can read
+ * the bytes, as during a window.  Nothing changes for other processes,
+ * and the pages never linger writable: a write window, smem_secret_freeze()
+ * and close end the linger at once.  With keys, windows cost no system
+ * call and this changes nothing.  It applies from the next window's end.
+ *
+ * 0, -EINVAL (NULL, @usec too large), -EBADF (closing or closed),
+ * -ECHILD (in a forked child).
+ */
+#define SMEM_LINGER_MAX_US	1000000U
+int smem_secret_linger(struct smem_secret *s, unsigned int usec);
+
 /* Bytes in the secret (0 for NULL); still known after close. */
 size_t smem_secret_size(const struct smem_secret *s);
 /* Closing or closed (true for NULL and in a forked child). */

@@ -75,10 +75,12 @@ static void fork_prepare(void)
 	pthread_mutex_lock(&context_lock);
 	smem_arena_fork_prepare();
 	smem_region_fork_prepare();
+	smem_linger_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+	smem_linger_fork_parent();
 	smem_region_fork_parent();
 	smem_arena_fork_parent();
 	pthread_mutex_unlock(&context_lock);
@@ -89,6 +91,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
 	atomic_fetch_add_explicit(&smem_fork_generation, 1, memory_order_relaxed);
+	smem_linger_fork_child();
 	smem_region_fork_child();
 	smem_arena_fork_child();
 	smem_pkey_fork_child();

@@ -321,6 +321,46 @@ bool smem_secret_held(const struct smem_secret *s);
  */
 bool smem_thread_in_window(uintptr_t entry);
 
+/* -------------------------------------------------------------- linger */
+
+/*
+ * A secret's place in the closer's queue (linger.c).  Its links and
+ * deadline are under the linger lock; @armed is set there, once, before
+ * the secret is first seen lingering, and never cleared.
+ */
+struct smem_linger {
+	struct smem_linger *next;
+	struct smem_linger **pprev;	/* NULL: not queued */
+	uint64_t deadline;		/* CLOCK_MONOTONIC, ns */
+	bool armed;
+};
+
+uint64_t smem_linger_now(void);
+void smem_linger_lock(void);
+void smem_linger_unlock(void);
+/*
+ * Under the lock: queue @l (if it is not) to be looked at by @deadline,
+ * starting the closer thread if there is none yet.  0, or the errno of
+ * pthread_create() negated.
+ */
+int smem_linger_arm_locked(struct smem_linger *l, uint64_t deadline);
+/* Take @l off the queue, if it ever was on it: before the secret goes. */
+void smem_linger_disarm(struct smem_linger *l);
+/* pthread_atfork handlers: taken after every other lock of the library. */
+void smem_linger_fork_prepare(void);
+void smem_linger_fork_parent(void);
+void smem_linger_fork_child(void);
+
+/*
+ * The closer's side, in secret.c.  Under the lock: whether the secret of
+ * @l still lingers; take its pages over for closing (false: it cannot be
+ * now, someone else closes them).  Without the lock, after taking them:
+ * close them.
+ */
+bool smem_secret_linger_pending(struct smem_linger *l);
+bool smem_secret_linger_take(struct smem_linger *l);
+void smem_secret_linger_close(struct smem_linger *l);
+
 /* ------------------------------------------------------------- enclaves */
 
 #define SMEM_ENCLAVE_KEY_SIZE	32	/* crypto_aead_xchacha20poly1305_ietf_KEYBYTES */

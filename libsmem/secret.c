@@ -20,13 +20,19 @@
  *   WAITERS   someone sleeps on the word (futex): whoever changes the
  *             state next wakes them;
  *   FROZEN    writers get -EPERM (smem_secret_freeze()); FOREVER: and
- *             melting too (imports are born so).
+ *             melting too (imports are born so);
+ *   LINGER    no reader is inside, but the pages are still open for
+ *             reading, until the closer (linger.c) or the next writer
+ *             closes them; the next reader comes in without a system
+ *             call.  Set only without keys, only with the secret queued
+ *             (under the linger lock), never with readers or a writer.
  *
  * With protection keys the pages stay mapped read-write and the window is
  * this thread's PKRU, opened around the callback.  Without keys the first
  * reader opens the pages (SMEM_PROT_READ) and the last closes them, under
  * BUSY, while readers in between pay nothing; a writer opens them
- * read-write.  Whoever leaves a closing secret empty finishes the close, so
+ * read-write.  With a linger (smem_secret_linger()) the last reader
+ * leaves them open and the closer closes them when its time is up.  Whoever leaves a closing secret empty finishes the close, so
  * a close never has to wait for itself (called inside a callback) and a
  * close that timed out still completes.
  *
@@ -41,6 +47,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -51,7 +58,8 @@
 
 #include "internal.h"
 
-#define ST_READERS	0x00ffffffU
+#define ST_READERS	0x007fffffU
+#define ST_LINGER	(1U << 23)
 #define ST_WRITER	(1U << 24)
 #define ST_BUSY		(1U << 25)
 #define ST_CLOSING	(1U << 26)
@@ -74,6 +82,8 @@ struct smem_secret {
 	unsigned char *data;
 	unsigned char *end;		/* of the canary after the bytes */
 	int close_result;		/* what close returns, once RELEASED */
+	_Atomic unsigned int linger_us;	/* smem_secret_linger(); 0: none */
+	struct smem_linger linger;	/* in the closer's queue */
 	bool readonly;			/* imported: sealed, wiped by the kernel */
 	struct smem_chunk *chunk;	/* the arena chunk of the slot, or NULL */
 	struct smem_region region;	/* the secret's own pages, without chunk */
@@ -236,6 +246,12 @@ static int acquire_read(struct smem_secret *s)
 		}
 		if ((old & ST_READERS) == ST_READERS)
 			return -EAGAIN;
+		/* Still open from the last reader: nothing to do but count in. */
+		if (old & ST_LINGER) {
+			if (cas_state(s, &old, (old & ~ST_LINGER) + 1))
+				return 0;
+			continue;
+		}
 		if (!(old & ST_READERS) && !s->key_bits) {
 			/* The first reader opens the pages before it counts as inside. */
 			if (!cas_state(s, &old, old | ST_BUSY))
@@ -249,12 +265,49 @@ static int acquire_read(struct smem_secret *s)
 	}
 }
 
+/*
+ * The last reader leaves the pages open and hands them to the closer: true,
+ * or false when it cannot (a writer or a close came, no closer thread) and
+ * the caller closes them.  The state changes under the linger lock, so the
+ * closer never sees a lingering secret that is not queued.
+ */
+static bool start_linger(struct smem_secret *s, unsigned int linger_us)
+{
+	uint64_t deadline = smem_linger_now() + (uint64_t)linger_us * 1000U;
+	uint32_t old;
+	bool lingering = false;
+
+	smem_linger_lock();
+	if (!smem_linger_arm_locked(&s->linger, deadline)) {
+		old = load_state(s);
+		while ((old & (ST_READERS | ST_WRITER | ST_CLOSING)) == 1) {
+			if (cas_state(s, &old, ((old - 1) & ~ST_WAITERS) | ST_LINGER)) {
+				lingering = true;
+				break;
+			}
+		}
+	}
+	smem_linger_unlock();
+	if (lingering && (old & ST_WAITERS))
+		wake_all(s);
+	return lingering;
+}
+
 static int release_read(struct smem_secret *s)
 {
 	uint32_t old = atomic_load_explicit(&s->state, memory_order_relaxed);
+	unsigned int linger_us;
 	int err;
 
 	while ((old & ST_READERS) == 1 && !s->key_bits && !(old & ST_CLOSING)) {
+		linger_us = atomic_load_explicit(&s->linger_us, memory_order_relaxed);
+		if (linger_us && !(old & ST_WRITER)) {
+			if (start_linger(s, linger_us))
+				return 0;
+			old = load_state(s);
+			if ((old & ST_READERS) != 1 || (old & ST_CLOSING))
+				break;
+		}
 		/*
 		 * The last reader closes the pages; BUSY keeps the next first
 		 * reader out until they are closed.
@@ -267,6 +320,23 @@ static int release_read(struct smem_secret *s)
 	}
 	settle(s, (uint32_t)-1, 0, 0);
 	return 0;
+}
+
+/*
+ * A writer (or a freeze) has the secret to itself while its pages linger:
+ * close them now.  The closer cannot take them meanwhile: it leaves a
+ * secret with a writer alone.
+ */
+static int end_linger(struct smem_secret *s, uint32_t old)
+{
+	int err;
+
+	while (!cas_state(s, &old, old & ~ST_LINGER))
+		;
+	err = smem_region_mprotect(&s->region, SMEM_PROT_NONE);
+	if (err)
+		settle(s, 0, ST_WRITER, 0);
+	return err;
 }
 
 /*
@@ -291,7 +361,7 @@ static int claim_exclusive(struct smem_secret *s, bool frozen_too)
 			old |= ST_WRITER;
 		}
 		if (claimed && !(old & (ST_READERS | ST_BUSY)))
-			return 0;
+			return old & ST_LINGER ? end_linger(s, old) : 0;
 		wait_for_change(s, old, NULL);
 		old = load_state(s);
 	}
@@ -319,6 +389,48 @@ static int release_write(struct smem_secret *s)
 		err = smem_region_mprotect(&s->region, SMEM_PROT_NONE);
 	settle(s, 0, ST_WRITER, 0);
 	return err;
+}
+
+/* ----------------------------------------------------------- the closer */
+
+static struct smem_secret *linger_secret(struct smem_linger *l)
+{
+	return (struct smem_secret *)((char *)l - offsetof(struct smem_secret, linger));
+}
+
+bool smem_secret_linger_pending(struct smem_linger *l)
+{
+	return load_state(linger_secret(l)) & ST_LINGER;
+}
+
+/*
+ * Under the linger lock.  BUSY keeps readers out, and the close from
+ * finishing (so from freeing the pages and the object) until the closer
+ * has closed them.
+ */
+bool smem_secret_linger_take(struct smem_linger *l)
+{
+	struct smem_secret *s = linger_secret(l);
+	uint32_t old = load_state(s);
+
+	while ((old & (ST_LINGER | ST_READERS | ST_WRITER | ST_BUSY | ST_CLOSING)) == ST_LINGER)
+		if (cas_state(s, &old, (old & ~ST_LINGER) | ST_BUSY))
+			return true;
+	return false;
+}
+
+/*
+ * Closing pages that are open for reading changes no mapping's bounds
+ * (the guard pages beside them are mappings of their own), so it does not
+ * fail for want of memory; if it ever did, the pages would stay readable
+ * until the next window closes them, as a failed window close leaves them.
+ */
+void smem_secret_linger_close(struct smem_linger *l)
+{
+	struct smem_secret *s = linger_secret(l);
+
+	smem_region_mprotect(&s->region, SMEM_PROT_NONE);
+	settle(s, 0, ST_BUSY, 0);
 }
 
 /* ---------------------------------------------------------------- canary */
@@ -683,6 +795,7 @@ static void finish_close(struct smem_secret *s)
 {
 	uint32_t old, new;
 
+	smem_linger_disarm(&s->linger);
 	s->close_result = wipe_and_free(s);
 	old = atomic_load_explicit(&s->state, memory_order_relaxed);
 	do
@@ -760,6 +873,20 @@ SMEM_EXPORT int smem_secret_close_timeout(struct smem_secret *s, int timeout_ms)
 	SMEM_KEEP_ERRNO;
 
 	return close_timeout(s, timeout_ms, (uintptr_t)__builtin_frame_address(0));
+}
+
+SMEM_EXPORT int smem_secret_linger(struct smem_secret *s, unsigned int usec)
+{
+	SMEM_KEEP_ERRNO;
+
+	if (!s || usec > SMEM_LINGER_MAX_US)
+		return -EINVAL;
+	if (inherited(s))
+		return -ECHILD;
+	if (purged(s) || load_state(s) & ST_CLOSING)
+		return -EBADF;
+	atomic_store_explicit(&s->linger_us, usec, memory_order_relaxed);
+	return 0;
 }
 
 SMEM_EXPORT bool smem_secret_is_closed(const struct smem_secret *s)

@@ -172,7 +172,11 @@ host_lane() {
 	echo "# ASan+UBSan"
 	ASAN_OPTIONS=abort_on_error=1 "$run" "$top"/build/asan/selftests/lib_*_test || rc=1
 	echo "# TSan"
-	TSAN_OPTIONS=halt_on_error=1 "$run" "$top"/build/tsan/selftests/lib_concurrency_test || rc=1
+	# die_after_fork=0: a forked child's first lingering secret starts a
+	# closer thread of its own (lib_linger_test).
+	TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 "$run" \
+		"$top"/build/tsan/selftests/lib_concurrency_test \
+		"$top"/build/tsan/selftests/lib_linger_test || rc=1
 	echo "# smemctl, without a module"
 	sh "$top/tools/smemctl/smemctl_test.sh" --host "$top/build/tools/smemctl" || rc=1
 	echo "# libFuzzer on libsmem"
