@@ -191,6 +191,11 @@ def guard(path, again):
 
 # ------------------------------------------------------------------- charts
 
+# access_bench's rows of windows on secrets given a linger (without keys).
+LONE_LINGER = "lone window, linger 1000 us"
+TWO_LINGER = "2 threads, a secret each, linger 1000 us"
+
+
 def latest(history, where, quick=False):
     """The last run at @where and each figure as that place last recorded it."""
     runs = [r for r in history if r[0]["where"] == where and r[0]["quick"] == quick]
@@ -307,7 +312,7 @@ def chart(outdir):
                 ["floor: callback on ordinary memory", "WRPKRU pair", "mprotect pair",
                  "sodium_mprotect pair", "lone window", "nested window",
                  "overlapping window (another thread inside)", "2 threads, a secret each",
-                 "2 threads, one secret"], configs_of(access)):
+                 "2 threads, one secret", LONE_LINGER, TWO_LINGER], configs_of(access)):
             made.append(name)
         life = [f for f in figures if f["bench"] == "lifetime_bench"]
         name = os.path.join(outdir, "lifetime-%s.svg" % tag)
@@ -329,6 +334,8 @@ def chart(outdir):
                            "lone window"))
             series.append(("%s: 2 threads" % config, "access_bench", config, "read 32 B",
                            "2 threads, a secret each"))
+            series.append(("%s: 2 threads, linger" % config, "access_bench", config, "read 32 B",
+                           TWO_LINGER))
         name = os.path.join(outdir, "trend-%s.svg" % tag)
         if trend(name, "Read window ratios across revisions, %s" % where, history, where,
                  series):
@@ -343,8 +350,8 @@ def table():
     """Per place and configuration: the main figures of the latest full runs."""
     history = load_history()
     print("| where | configuration | read window | x its mechanism | nested | 2 threads, x lone "
-          "| make+close 32 B, x sodium_malloc | live secrets |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| 2 threads with a linger, x lone | make+close 32 B, x sodium_malloc | live secrets |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for where in ("host", "vm 6.12"):
         got = latest(history, where)
         if not got:
@@ -357,16 +364,18 @@ def table():
             lone = get("access_bench", "read 32 B", "lone window")
             nested = get("access_bench", "read 32 B", "nested window")
             two = get("access_bench", "read 32 B", "2 threads, a secret each")
+            two_linger = get("access_bench", "read 32 B", TWO_LINGER)
             life = get("lifetime_bench", "create+close 32 B", "smem_secret_new + unref")
             sodium = get("lifetime_bench", "create+close 32 B", "sodium_malloc + sodium_free")
             live = [f for f in figures if f["bench"] == "scale_bench" and f["config"] == config
                     and f["row"].startswith("secrets live")]
             if not lone:
                 continue
-            print("| %s (%s) | %s | %.1f us | %.2f (%s) | %.0f ns | %s | %s | %s |" % (
+            print("| %s (%s) | %s | %.1f us | %.2f (%s) | %.0f ns | %s | %s | %s | %s |" % (
                 where, run["rev"][:7], config, lone["median_ns"] / 1000, lone["p10_ratio"],
                 lone["anchor"], nested["median_ns"] if nested else float("nan"),
                 "%.1f" % (two["median_ns"] / lone["median_ns"]) if two else "-",
+                "%.3f" % (two_linger["median_ns"] / lone["median_ns"]) if two_linger else "-",
                 "%.2f" % (life["median_ns"] / sodium["median_ns"]) if life and sodium else "-",
                 "{:,}".format(int(live[0]["value"])) if live else "-"))
 
