@@ -418,7 +418,7 @@ enum model_op {
 	MODEL_READ, MODEL_WRITE, MODEL_COPY_OUT, MODEL_NESTED, MODEL_DEEP, MODEL_CLOSE,
 	MODEL_CLOSE_TIMEOUT, MODEL_REF, MODEL_UNREF, MODEL_SELF, MODEL_BAD_ARGS,
 	MODEL_COPY_IN, MODEL_COPY, MODEL_EQUAL, MODEL_EQUAL_SECRET, MODEL_FREEZE,
-	MODEL_MELT, MODEL_CHECK_CANARY, MODEL_EXPORT, MODEL_FORK, MODEL_OPS
+	MODEL_MELT, MODEL_CHECK_CANARY, MODEL_EXPORT, MODEL_LINGER, MODEL_FORK, MODEL_OPS
 };
 
 /* A slot in use, maybe @m itself; NULL when the choice falls on a free one. */
@@ -697,6 +697,22 @@ static inline void model_op_freeze(struct model_run *r, struct model_secret *m)
 		m->frozen = true;
 		m->forever |= flags & SMEM_FREEZE_FOREVER;
 	}
+}
+
+/*
+ * A linger changes no result, only when the pages close: short ones keep
+ * the closer thread busy among the other calls.
+ */
+static inline void model_op_linger(struct model_run *r, struct model_secret *m)
+{
+	static const unsigned int usec_choice[] = {
+		0, 1, 100, 1000, SMEM_LINGER_MAX_US, SMEM_LINGER_MAX_US + 1
+	};
+	unsigned int usec = usec_choice[model_below(r, 6)];
+	int err = smem_secret_linger(m->s, usec);
+
+	MODEL_EXPECT(r, "linger", err,
+		     usec > SMEM_LINGER_MAX_US ? -EINVAL : m->closed ? -EBADF : 0);
 }
 
 static inline void model_op_melt(struct model_run *r, struct model_secret *m)
@@ -1348,6 +1364,9 @@ static inline void model_on(struct model_run *r, struct model_secret *m)
 		break;
 	case MODEL_EXPORT:
 		model_op_export(r, m);
+		break;
+	case MODEL_LINGER:
+		model_op_linger(r, m);
 		break;
 	default:
 		model_op_fork(r);
