@@ -268,7 +268,7 @@ TOOL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE $(SMEM_H_IN
 # smem-fuzz (fuzz/kernel/kernel.mk) is one of them: the debug lane fuzzes
 # the module with it.
 TOOLS := $(BUILD)/tools/smemctl $(BUILD)/tools/smem-demo-keyholder $(BUILD)/tools/smem-demo-probe \
-	$(BUILD)/tools/smem-fuzz
+	$(BUILD)/tools/smem-fuzz $(BUILD)/tools/smem-sandbox
 
 tools: $(TOOLS)
 
@@ -281,6 +281,13 @@ $(BUILD)/tools/smemctl: $(SMEMCTL_SRCS) $(wildcard tools/smemctl/*.h) $(LIB_A) $
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) $$(pkg-config --cflags libkmod) \
 		$(LDFLAGS) -o $@ $(SMEMCTL_SRCS) $(LIB_A) $(SODIUM_LIBS) $$(pkg-config --libs libkmod)
+
+# A container-like sandbox (namespaces, a runtime's default seccomp profile
+# through libseccomp) that selftests/lib_container_test runs libsmem in.
+$(BUILD)/tools/smem-sandbox: tools/smem-sandbox.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) $$(pkg-config --cflags libseccomp) $(LDFLAGS) -o $@ $< \
+		$$(pkg-config --libs libseccomp)
 
 $(BUILD)/tools/smem-demo-%: demo/%.c $(LIB_SO) $(LIB_HDRS) selftests/module/smem_dmtest.h
 	@mkdir -p $(dir $@)

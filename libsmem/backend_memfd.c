@@ -40,16 +40,19 @@ static int memfd_secret_open(void)
 
 /*
  * -ENODEV when the kernel has no memfd_secret(2) (ENOSYS: too old, or
- * built without it, or, before 6.5, booted without secretmem.enable=1).
- * Other errors (EMFILE, ENFILE, ENOMEM ...) are failures that may pass:
- * returned, not a reason to fall back to mlock (context.c).
+ * built without it, or, before 6.5, booted without secretmem.enable=1),
+ * or when a seccomp filter refuses it (EPERM, which the system call
+ * itself never says; a container runtime's profile older than the call
+ * says ENOSYS or EPERM).  Other errors (EMFILE, ENFILE, ENOMEM ...) are
+ * failures that may pass: returned, not a reason to fall back to mlock
+ * (context.c).
  */
 static int memfd_probe(unsigned int *guarantees)
 {
 	int fd = memfd_secret_open();
 
 	if (fd < 0)
-		return fd == -ENOSYS ? -ENODEV : fd;
+		return fd == -ENOSYS || fd == -EPERM ? -ENODEV : fd;
 	close(fd);
 	*guarantees = SMEM_BASE_GUARANTEES | SMEM_G_NO_DIRECT_MAP | SMEM_G_NO_GUP;
 	return 0;

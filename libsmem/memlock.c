@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,8 +14,28 @@
 #include "internal.h"
 
 /*
+ * Whether this process is in the initial user namespace, whose uid_map
+ * maps every uid to itself.  Without /proc it cannot tell, and says yes.
+ */
+static bool initial_user_ns(void)
+{
+	unsigned long inside, outside, count;
+	FILE *f = fopen("/proc/self/uid_map", "re");
+	bool initial = true;
+
+	if (!f)
+		return true;
+	if (fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3)
+		initial = !inside && !outside && count == 4294967295UL;
+	fclose(f);
+	return initial;
+}
+
+/*
  * Whether RLIMIT_MEMLOCK applies to this process: a finite limit, and no
- * CAP_IPC_LOCK in the effective set (which lifts it).
+ * CAP_IPC_LOCK in the effective set (which lifts it).  The kernel asks
+ * for the capability in the initial user namespace: in any other (a
+ * rootless container), having it changes nothing.
  */
 static bool memlock_limited(void)
 {
@@ -26,7 +47,9 @@ static bool memlock_limited(void)
 		return false;
 	if (syscall(SYS_capget, &hdr, data))
 		return true;
-	return !(data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK));
+	if (!(data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK)))
+		return true;
+	return !initial_user_ns();
 }
 
 /*

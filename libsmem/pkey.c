@@ -54,12 +54,15 @@ static void key_publish(int key)
 
 /*
  * pkey_alloc()'s errors: EINVAL (no pku, or the kernel turned it off),
- * ENOSYS (no system call), ENOSPC (every key taken).  The first two
- * mean there are no keys for this process at all.
+ * ENOSYS (no system call), ENOSPC (every key taken), and EPERM, which
+ * the system call itself never says: a seccomp filter refused it (Docker
+ * 20.10's default profile does).  All but ENOSPC mean there are no keys
+ * for this process at all.
  */
 static bool key_absent(int err)
 {
-	return err == -ENOSYS || err == -EINVAL || err == -ENOSPC || err == -EOPNOTSUPP;
+	return err == -ENOSYS || err == -EINVAL || err == -ENOSPC || err == -EOPNOTSUPP ||
+	       err == -EPERM;
 }
 
 int smem_pkey_setup(const struct smem_backend_desc *backend)

@@ -31,32 +31,6 @@ static unsigned char expected[SECRET_LEN];
 		SKIP(return, "backend %s does not promise SMEM_G_NO_GUP", lib_backend()); \
 } while (0)
 
-/* Read @len bytes at @addr of @pid through /proc/PID/mem: bytes read or -errno. */
-static ssize_t proc_mem_read(pid_t pid, const void *addr, void *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = pread(fd, buf, len, (off_t)(uintptr_t)addr);
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	return n;
-}
-
-static ssize_t vm_read(pid_t pid, const void *addr, void *buf, size_t len)
-{
-	struct iovec local = { buf, len }, remote = { (void *)addr, len };
-	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-
-	return n < 0 ? -errno : n;
-}
-
 struct self_probe {
 	ssize_t mem, vm;
 	unsigned char buf[SECRET_LEN];
@@ -67,8 +41,8 @@ static int self_probe_fn(const void *buf, size_t len, void *arg)
 {
 	struct self_probe *p = arg;
 
-	p->mem = proc_mem_read(getpid(), buf, p->buf, len);
-	p->vm = vm_read(getpid(), buf, p->buf, len);
+	p->mem = lib_proc_mem_read(getpid(), buf, p->buf, len);
+	p->vm = lib_vm_read(getpid(), buf, p->buf, len);
 	return memcmp(buf, expected, len) ? -1 : 0;
 }
 
@@ -97,28 +71,9 @@ TEST(own_process_cannot_read_through_kernel)
 	EXPECT_NE(0, memcmp(p.buf, expected, sizeof(expected)));
 
 	addr = lib_address(s);
-	EXPECT_GT(0, proc_mem_read(getpid(), addr, p.buf, SECRET_LEN));
-	EXPECT_GT(0, vm_read(getpid(), addr, p.buf, SECRET_LEN));
+	EXPECT_GT(0, lib_proc_mem_read(getpid(), addr, p.buf, SECRET_LEN));
+	EXPECT_GT(0, lib_vm_read(getpid(), addr, p.buf, SECRET_LEN));
 	smem_secret_unref(s);
-}
-
-struct holder {
-	int report, gate;
-};
-
-/* The child's callback: report the address, then hold the window open. */
-static int hold_open_fn(const void *buf, size_t len, void *arg)
-{
-	struct holder *h = arg;
-	char c;
-
-	(void)len;
-	if (write(h->report, &buf, sizeof(buf)) != sizeof(buf))
-		return -1;
-	/* Until the parent closes the gate pipe. */
-	while (read(h->gate, &c, 1) < 0 && errno == EINTR)
-		;
-	return 0;
 }
 
 TEST(other_process_cannot_read_through_kernel)
@@ -136,22 +91,22 @@ TEST(other_process_cannot_read_through_kernel)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		struct holder h = { report[1], gate[0] };
+		struct lib_holder h = { report[1], gate[0] };
 		struct smem_secret *s;
 
 		close(report[0]);
 		close(gate[1]);
 		s = new_secret();
-		_exit(s && smem_secret_read(s, hold_open_fn, &h) == 0 ? 0 : 1);
+		_exit(s && smem_secret_read(s, lib_hold_open_fn, &h) == 0 ? 0 : 1);
 	}
 	close(report[1]);
 	close(gate[0]);
 	ASSERT_EQ((ssize_t)sizeof(addr), read(report[0], &addr, sizeof(addr)));
 
 	/* The child sits in its callback: the page is open in its page tables. */
-	n = proc_mem_read(pid, addr, buf, sizeof(buf));
+	n = lib_proc_mem_read(pid, addr, buf, sizeof(buf));
 	EXPECT_GT(0, n) TH_LOG("/proc/PID/mem read %zd bytes", n);
-	n = vm_read(pid, addr, buf, sizeof(buf));
+	n = lib_vm_read(pid, addr, buf, sizeof(buf));
 	EXPECT_GT(0, n) TH_LOG("process_vm_readv read %zd bytes", n);
 
 	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, pid, NULL, NULL));

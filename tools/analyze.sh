@@ -98,6 +98,7 @@ userspace_targets() {
 	echo "smemctl|$tool $(pkg-config --cflags libkmod)|$(echo tools/smemctl/*.c)"
 	echo "examples|$cflags $warn -std=gnu11 $(make_var SMEM_H_INC) $(pkg-config --cflags libsodium)|$(echo examples/*.c)"
 	echo "demo|$tool $(pkg-config --cflags libsodium)|$(echo demo/*.c)"
+	echo "smem-sandbox|$tool $(pkg-config --cflags libseccomp)|tools/smem-sandbox.c"
 	echo "bench|$tool|$(echo bench/*.c)"
 	echo "selftests/vm|$cflags $warn -std=gnu11 -D_GNU_SOURCE -Iinclude/uapi|$(echo selftests/vm/*.c)"
 }

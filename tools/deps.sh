@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 BASE_PKGS="build-essential pkg-config bc bison flex libelf-dev libssl-dev
 	xz-utils cpio kmod busybox-static qemu-system-x86 dkms libkmod-dev
-	libsodium-dev liburing-dev linux-source-6.12 gdb python3 e2fsprogs
+	libsodium-dev libseccomp-dev liburing-dev linux-source-6.12 gdb python3 e2fsprogs
 	man-db groff-base kexec-tools
 	clang-14 libclang-rt-14-dev llvm-14 clang-tools-14 sparse coccinelle
 	ocaml-nox cppcheck
