@@ -70,7 +70,7 @@ static int prefault(struct smem_region *r)
 	for (off = 0; off < r->size; off += page) {
 		while (getrandom(r->base + off, 1, 0) < 0)
 			if (errno != EINTR)
-				return smem_memlock_error(errno == EFAULT ? ENOMEM : errno);
+				return smem_memlock_error(errno == EFAULT ? ENOMEM : errno, false);
 		r->base[off] = 0;
 	}
 	return 0;
@@ -96,7 +96,7 @@ static int memfd_map(struct smem_region *r)
 	 */
 	map = mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	if (map == MAP_FAILED)
-		err = errno == ENOMEM ? smem_memlock_error(ENOMEM) : -errno;
+		err = errno == ENOMEM ? smem_memlock_error(ENOMEM, true) : -errno;
 	else if (madvise(r->base, r->size, MADV_DONTFORK) ||
 		 madvise(r->base, r->size, MADV_DONTDUMP))
 		err = -errno;

@@ -25,7 +25,7 @@ static int mlock_map(struct smem_region *r)
 		return -errno;
 	/* Locking faults every page in now: no later access can fail. */
 	if (mlock(r->base, r->size))
-		return smem_memlock_error(errno);
+		return smem_memlock_error(errno, true);
 	return 0;
 }
 

@@ -162,8 +162,11 @@ struct smem_backend_desc {
 	int (*map)(struct smem_region *r);
 };
 
-/* An errno of mlock(2) or of faulting secret pages in, as -errno (-EAGAIN for the limit). */
-int smem_memlock_error(int err);
+/*
+ * An errno of mlock(2) or of faulting secret pages in, as -errno (-EAGAIN
+ * for the limit); @capability_exempts: CAP_IPC_LOCK lifts the limit there.
+ */
+int smem_memlock_error(int err, bool capability_exempts);
 
 extern const struct smem_backend_desc smem_backend_kmod;
 extern const struct smem_backend_desc smem_backend_memfd_secret;

@@ -32,12 +32,13 @@ static bool initial_user_ns(void)
 }
 
 /*
- * Whether RLIMIT_MEMLOCK applies to this process: a finite limit, and no
- * CAP_IPC_LOCK in the effective set (which lifts it).  The kernel asks
- * for the capability in the initial user namespace: in any other (a
- * rootless container), having it changes nothing.
+ * Whether RLIMIT_MEMLOCK applies to this process: a finite limit and,
+ * when @capability_exempts, no CAP_IPC_LOCK in the effective set (which
+ * lifts it for mlock(2)).  The kernel asks for the capability in the
+ * initial user namespace: in any other (a rootless container), having it
+ * changes nothing.
  */
-static bool memlock_limited(void)
+static bool memlock_limited(bool capability_exempts)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
@@ -45,7 +46,7 @@ static bool memlock_limited(void)
 
 	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
 		return false;
-	if (syscall(SYS_capget, &hdr, data))
+	if (!capability_exempts || syscall(SYS_capget, &hdr, data))
 		return true;
 	if (!(data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK)))
 		return true;
@@ -60,11 +61,13 @@ static bool memlock_limited(void)
  * says EAGAIN there): the public API has -EAGAIN for the limit (smem.h),
  * as /dev/smem says it.  Under a limit that applies, ENOMEM is taken for
  * the limit; a process the limit does not bind gets -ENOMEM for a
- * shortage.
+ * shortage.  Debian's 6.1 and 6.12 charge faulted secret pages to the
+ * user's locked memory with no exemption for CAP_IPC_LOCK (mm/secretmem.c,
+ * __secretmem_account_pages()): there the capability exempts nothing.
  */
-int smem_memlock_error(int err)
+int smem_memlock_error(int err, bool capability_exempts)
 {
-	if (err == EPERM || (err == ENOMEM && memlock_limited()))
+	if (err == EPERM || (err == ENOMEM && memlock_limited(capability_exempts)))
 		return -EAGAIN;
 	return -err;
 }
