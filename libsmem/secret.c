@@ -835,7 +835,13 @@ static int close_secret(struct smem_secret *s, const struct timespec *deadline, 
 		old = load_state(s);
 		if (old & ST_RELEASED)
 			return s->close_result;
-		err = wait_for_change(s, old, deadline);
+		/*
+		 * The deadline is for accesses, which run callbacks.  BUSY
+		 * alone is a protection change that runs none: a reader's
+		 * first open or last close, the closer's (linger.c), or the
+		 * close being finished by another thread.  Wait it out.
+		 */
+		err = wait_for_change(s, old, old & (ST_READERS | ST_WRITER) ? deadline : NULL);
 		if (err)
 			return err;
 	}

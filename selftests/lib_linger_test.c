@@ -210,6 +210,33 @@ TEST(close_ends_it)
 	smem_secret_unref(s);
 }
 
+/*
+ * A close with a time-out of 0 while the closer is closing the pages: the
+ * closer runs no callback, so it is no access still running, and the close
+ * waits for it instead of saying -ETIMEDOUT.  A linger of 1 us makes the
+ * closer take the pages right as the close comes.
+ */
+TEST(close_timeout_waits_for_the_closer)
+{
+	struct smem_secret *s;
+	int i, timed_out = 0;
+	double until;
+
+	for (i = 0; i < 2000; i++) {
+		ASSERT_NE(NULL, new_lingering(32, 14, 1, &s));
+		/* From 0 to 100 us: the closer wakes, takes the pages, closes them. */
+		until = now_s() + (i % 101) * 1e-6;
+		while (now_s() < until)
+			;
+		if (smem_secret_close_timeout(s, 0) == -ETIMEDOUT)
+			timed_out++;
+		/* Completes all the same: a later close waits for it. */
+		ASSERT_EQ(0, smem_secret_close(s));
+		smem_secret_unref(s);
+	}
+	EXPECT_EQ(0, timed_out);
+}
+
 /* smem_purge() during the linger: the secret is gone, the closer still fine. */
 TEST(purge_ends_it)
 {
