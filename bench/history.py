@@ -212,6 +212,10 @@ def gnuplot(script):
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
 
 
+PALETTE = ["#9400d3", "#009e73", "#56b4e9", "#e69f00", "#f0e442", "#0072b2", "#e51e10",
+           "#000000", "#cc79a7", "#8c564b", "#7f7f7f", "#17becf"]
+
+
 def bars(out, title, ylabel, figures, section, rows, configs, field="median_ns", log=True):
     """A clustered bar chart: one cluster per config, one bar per row."""
     table = {}
@@ -227,7 +231,9 @@ def bars(out, title, ylabel, figures, section, rows, configs, field="median_ns",
         for c in configs:
             dat.write('"%s"\t' % c + "\t".join(
                 "%g" % table[(c, r)] if (c, r) in table else "NaN" for r in rows) + "\n")
-    cols = " ,".join("'%s' using %d:xtic(1) title columnheader(%d)" % (dat.name, i + 2, i + 2)
+    # A colour of its own per bar: gnuplot's default cycle repeats after 8.
+    cols = " ,".join("'%s' using %d:xtic(1) title columnheader(%d) lc rgb '%s'" %
+                     (dat.name, i + 2, i + 2, PALETTE[i % len(PALETTE)])
                      for i in range(len(rows)))
     gnuplot("""set terminal svg size 1000,520 dynamic font 'sans,11'
 set output '%s'
