@@ -3,6 +3,7 @@
 # smem: secret memory outside the kernel direct map.
 #
 #   make deps          install every build and test dependency (Debian 12)
+#   make deps-arm64    and what tools/vm-run -A arm64 needs (arm64 kernels, cross compilers)
 #   make               module for every installed kernel, libsmem, tools, tests,
 #                      examples
 #   make bench         build and run the benchmarks here, tables on stdout
@@ -32,7 +33,10 @@
 
 VERSION := $(shell cat VERSION)
 TOP := $(CURDIR)
-BUILD := $(TOP)/build
+# A cross build (CROSS_COMPILE=aarch64-linux-gnu- ARCH=arm64, as
+# tools/vm-run -A arm64 runs it) has a build directory of its own,
+# build/ARCH: the host's artifacts in build/ stay as they are.
+BUILD := $(TOP)/build$(if $(CROSS_COMPILE),/$(or $(ARCH),cross))
 
 # CPPFLAGS, CFLAGS and LDFLAGS from the environment (dpkg-buildflags,
 # rpm's optflags) reach every compile and link of what gets installed.
@@ -65,9 +69,22 @@ SYSUSERSDIR ?= /usr/lib/sysusers.d
 KVERS := $(if $(KVER),$(KVER),$(notdir $(patsubst %/build,%,$(wildcard /lib/modules/*/build))))
 KDIR ?=
 
+# Cross builds: the userspace with the cross compiler, against the target's
+# libraries, which Debian's multiarch -dev packages (libsodium-dev:arm64 and
+# the others tools/deps.sh installs) put in /usr/lib/TRIPLET, where the
+# cross compiler looks and where pkg-config is sent; the module through
+# Kbuild, given ARCH and CROSS_COMPILE.
+ifneq ($(CROSS_COMPILE),)
+CC := $(CROSS_COMPILE)gcc
+CXX := $(CROSS_COMPILE)g++
+AR := $(CROSS_COMPILE)ar
+export PKG_CONFIG_LIBDIR := /usr/lib/$(patsubst %-,%,$(CROSS_COMPILE))/pkgconfig:/usr/share/pkgconfig
+KBUILD_CROSS := ARCH=$(ARCH) CROSS_COMPILE=$(CROSS_COMPILE)
+endif
+
 .PHONY: all module userspace lib selftests tools examples bench bench-build bench-vm \
 	bench-record bench-chart bench-guard fuzz check \
-	check-host check-vm check-debug demo deps install clean dkms-install dkms-remove \
+	check-host check-vm check-debug demo deps deps-arm64 install clean dkms-install dkms-remove \
 	dist distcheck smemctl dkms-source deb rpm
 
 all: module userspace
@@ -76,6 +93,9 @@ userspace: lib selftests tools examples
 
 deps:
 	tools/deps.sh
+
+deps-arm64:
+	tools/deps.sh --arm64
 
 # ---------------------------------------------------------------- module
 #
@@ -87,10 +107,10 @@ module:
 		d=$(BUILD)/mod/$$k; kd=$(if $(KDIR),$(KDIR),/lib/modules/$$k/build); \
 		mkdir -p $$d; \
 		cp -a Kbuild VERSION kmod include $$d/; \
-		$(MAKE) -C $$kd M=$$d SMEM_WERROR=$(WERROR) modules; \
+		$(MAKE) -C $$kd M=$$d $(KBUILD_CROSS) SMEM_WERROR=$(WERROR) modules; \
 		mkdir -p $$d/test; \
 		cp -a selftests/module/. $$d/test/; \
-		$(MAKE) -C $$kd M=$$d/test SMEM_TOP=$(TOP) modules; \
+		$(MAKE) -C $$kd M=$$d/test $(KBUILD_CROSS) SMEM_TOP=$(TOP) modules; \
 	done
 
 # --------------------------------------------------------------- libsmem
@@ -194,7 +214,14 @@ $(CHECKPATCH):
 selftests: $(KSFT_DIR)/kselftest_harness.h $(CHECKPATCH) lib $(BUILD)/selftests/panic_holder \
 		$(BUILD)/selftests/vfio_dma $(BUILD)/selftests/kdump_holder $(BUILD)/selftests/kdump_scan
 	$(MAKE) -C selftests OUTPUT=$(BUILD)/selftests KSFT_DIR=$(KSFT_DIR) \
-		SMEM_TOP=$(TOP)
+		SMEM_TOP=$(TOP) $(SELFTESTS_BUILD)
+
+# A build directory other than build/ (a cross build): its compilers, and
+# libsmem and smem/version.h from there, not from SMEM_TOP/build.
+SELFTESTS_OWN_BUILD = CC='$(CC)' CXX='$(CXX)' \
+	SMEM_CFLAGS='-I$(TOP)/include -I$(BUILD)/include -I$(TOP)/include/uapi' \
+	SMEM_LIBS='-L$(BUILD)/lib -Wl,-rpath,$(BUILD)/lib -lsmem' HAVE_LIBSMEM=y
+SELFTESTS_BUILD = $(if $(filter-out $(TOP)/build,$(BUILD)),$(SELFTESTS_OWN_BUILD))
 
 # Guest side of selftests/vm/panic_wipe.sh (it panics the VM: no kselftest).
 $(BUILD)/selftests/panic_holder: selftests/vm/panic_holder.c include/uapi/linux/smem.h \

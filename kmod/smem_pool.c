@@ -496,7 +496,12 @@ bool smem_pool_outside_direct_map(void)
 	return smem_pool.outside_direct_map;
 }
 
-/* Where the reserved ranges seen so far, in address order, stop covering. */
+#ifdef CONFIG_X86
+/*
+ * Where the reserved ranges seen so far, in address order, stop covering.
+ * Only the x86 test below walks them: elsewhere it would be an unused
+ * function, an error under SMEM_WERROR.
+ */
 static int smem_reserved_cover_cb(struct resource *res, void *arg)
 {
 	u64 *covered_to = arg;
@@ -506,6 +511,7 @@ static int smem_reserved_cover_cb(struct resource *res, void *arg)
 	*covered_to = max_t(u64, *covered_to, res->end + 1);
 	return 0;
 }
+#endif
 
 /*
  * RAM that memmap=SIZE$ADDR took from the kernel: reserved now, every page
