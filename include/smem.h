@@ -239,8 +239,8 @@ int smem_secret_check(struct smem_secret *s);
  * and close end the linger at once.  With keys, windows cost no system
  * call and this changes nothing.  It applies from the next window's end.
  *
- * 0, -EINVAL (NULL, @usec too large), -EBADF (closing or closed),
- * -ECHILD (in a forked child).
+ * 0, -EINVAL (NULL, @usec too large), -ENOMEM (its first linger is
+ * allocated), -EBADF (closing or closed), -ECHILD (in a forked child).
  */
 #define SMEM_LINGER_MAX_US	1000000U
 int smem_secret_linger(struct smem_secret *s, unsigned int usec);

@@ -327,14 +327,18 @@ bool smem_thread_in_window(uintptr_t entry);
 /* -------------------------------------------------------------- linger */
 
 /*
- * A secret's place in the closer's queue (linger.c).  Its links and
- * deadline are under the linger lock; @armed is set there, once, before
- * the secret is first seen lingering, and never cleared.
+ * A secret's linger and its place in the closer's queue (linger.c), made
+ * by the first smem_secret_linger() on it and freed with the secret: a
+ * secret without one pays a pointer.  The links and the deadline are
+ * under the linger lock; @armed is set there, once, before the secret is
+ * first seen lingering, and never cleared.
  */
 struct smem_linger {
 	struct smem_linger *next;
 	struct smem_linger **pprev;	/* NULL: not queued */
 	uint64_t deadline;		/* CLOCK_MONOTONIC, ns */
+	struct smem_secret *secret;
+	_Atomic unsigned int usec;	/* smem_secret_linger(); 0: none */
 	bool armed;
 };
 

@@ -33,7 +33,11 @@
 static pthread_mutex_t linger_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t closer_cond;
 static bool closer_cond_ready;		/* closer_cond is CLOCK_MONOTONIC */
-static bool closer_running;		/* in this process: false in a forked child */
+static enum {
+	CLOSER_NONE,			/* in this process: also in a forked child */
+	CLOSER_STARTING,		/* created, not running yet */
+	CLOSER_RUNNING,
+} closer_state;
 static uint64_t closer_wakes_at;	/* the deadline the closer sleeps until */
 static struct smem_linger *queue;
 
@@ -116,6 +120,8 @@ static void *closer_main(void *arg)
 
 	(void)arg;
 	smem_linger_lock();
+	closer_state = CLOSER_RUNNING;
+	pthread_cond_broadcast(&closer_cond);
 	for (;;) {
 		expired = collect_expired(smem_linger_now(), &next);
 		if (!expired) {
@@ -135,8 +141,12 @@ static void *closer_main(void *arg)
 }
 
 /*
- * The closer takes no signal meant for the process: it starts with every
- * signal blocked.
+ * Under the lock.  The closer takes no signal meant for the process: it
+ * starts with every signal blocked.  It is waited for until it runs, so
+ * that no fork() meets it half made: a thread being set up may hold locks
+ * of a runtime that a child would inherit held (the sanitizers' allocator,
+ * which is not fork-safe).  The lock is let go meanwhile, and a second
+ * caller waits for the same thread.
  */
 static int start_closer(void)
 {
@@ -145,6 +155,8 @@ static int start_closer(void)
 	pthread_t thread;
 	int err;
 
+	if (closer_state == CLOSER_STARTING)
+		goto wait_running;
 	if (!closer_cond_ready) {
 		err = pthread_condattr_init(&attr);
 		if (err)
@@ -164,7 +176,10 @@ static int start_closer(void)
 	if (err)
 		return -err;
 	pthread_detach(thread);
-	closer_running = true;
+	closer_state = CLOSER_STARTING;
+wait_running:
+	while (closer_state != CLOSER_RUNNING)
+		pthread_cond_wait(&closer_cond, &linger_lock);
 	return 0;
 }
 
@@ -172,7 +187,7 @@ int smem_linger_arm_locked(struct smem_linger *l, uint64_t deadline)
 {
 	int err;
 
-	if (!closer_running) {
+	if (closer_state != CLOSER_RUNNING) {
 		err = start_closer();
 		if (err)
 			return err;
@@ -219,7 +234,7 @@ void smem_linger_fork_parent(void)
 void smem_linger_fork_child(void)
 {
 	queue = NULL;
-	closer_running = false;
+	closer_state = CLOSER_NONE;
 	closer_wakes_at = 0;
 	/* The parent's closer may have been waiting on it: made again. */
 	closer_cond_ready = false;

@@ -47,7 +47,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <stddef.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -82,9 +81,8 @@ struct smem_secret {
 	unsigned char *data;
 	unsigned char *end;		/* of the canary after the bytes */
 	int close_result;		/* what close returns, once RELEASED */
-	_Atomic unsigned int linger_us;	/* smem_secret_linger(); 0: none */
-	struct smem_linger linger;	/* in the closer's queue */
 	bool readonly;			/* imported: sealed, wiped by the kernel */
+	struct smem_linger *_Atomic linger;	/* smem_secret_linger(), or NULL */
 	struct smem_chunk *chunk;	/* the arena chunk of the slot, or NULL */
 	struct smem_region region;	/* the secret's own pages, without chunk */
 };
@@ -271,14 +269,14 @@ static int acquire_read(struct smem_secret *s)
  * the caller closes them.  The state changes under the linger lock, so the
  * closer never sees a lingering secret that is not queued.
  */
-static bool start_linger(struct smem_secret *s, unsigned int linger_us)
+static bool start_linger(struct smem_secret *s, struct smem_linger *l, unsigned int linger_us)
 {
 	uint64_t deadline = smem_linger_now() + (uint64_t)linger_us * 1000U;
 	uint32_t old;
 	bool lingering = false;
 
 	smem_linger_lock();
-	if (!smem_linger_arm_locked(&s->linger, deadline)) {
+	if (!smem_linger_arm_locked(l, deadline)) {
 		old = load_state(s);
 		while ((old & (ST_READERS | ST_WRITER | ST_CLOSING)) == 1) {
 			if (cas_state(s, &old, ((old - 1) & ~ST_WAITERS) | ST_LINGER)) {
@@ -296,13 +294,15 @@ static bool start_linger(struct smem_secret *s, unsigned int linger_us)
 static int release_read(struct smem_secret *s)
 {
 	uint32_t old = atomic_load_explicit(&s->state, memory_order_relaxed);
+	struct smem_linger *l;
 	unsigned int linger_us;
 	int err;
 
 	while ((old & ST_READERS) == 1 && !s->key_bits && !(old & ST_CLOSING)) {
-		linger_us = atomic_load_explicit(&s->linger_us, memory_order_relaxed);
+		l = atomic_load_explicit(&s->linger, memory_order_acquire);
+		linger_us = l ? atomic_load_explicit(&l->usec, memory_order_relaxed) : 0;
 		if (linger_us && !(old & ST_WRITER)) {
-			if (start_linger(s, linger_us))
+			if (start_linger(s, l, linger_us))
 				return 0;
 			old = load_state(s);
 			if ((old & ST_READERS) != 1 || (old & ST_CLOSING))
@@ -393,14 +393,9 @@ static int release_write(struct smem_secret *s)
 
 /* ----------------------------------------------------------- the closer */
 
-static struct smem_secret *linger_secret(struct smem_linger *l)
-{
-	return (struct smem_secret *)((char *)l - offsetof(struct smem_secret, linger));
-}
-
 bool smem_secret_linger_pending(struct smem_linger *l)
 {
-	return load_state(linger_secret(l)) & ST_LINGER;
+	return load_state(l->secret) & ST_LINGER;
 }
 
 /*
@@ -410,7 +405,7 @@ bool smem_secret_linger_pending(struct smem_linger *l)
  */
 bool smem_secret_linger_take(struct smem_linger *l)
 {
-	struct smem_secret *s = linger_secret(l);
+	struct smem_secret *s = l->secret;
 	uint32_t old = load_state(s);
 
 	while ((old & (ST_LINGER | ST_READERS | ST_WRITER | ST_BUSY | ST_CLOSING)) == ST_LINGER)
@@ -427,7 +422,7 @@ bool smem_secret_linger_take(struct smem_linger *l)
  */
 void smem_secret_linger_close(struct smem_linger *l)
 {
-	struct smem_secret *s = linger_secret(l);
+	struct smem_secret *s = l->secret;
 
 	smem_region_mprotect(&s->region, SMEM_PROT_NONE);
 	settle(s, 0, ST_BUSY, 0);
@@ -790,12 +785,21 @@ static int wipe_and_free(struct smem_secret *s)
 	return err;
 }
 
+/* The object and its linger, once nothing refers to them. */
+static void secret_free(struct smem_secret *s)
+{
+	free(atomic_load_explicit(&s->linger, memory_order_relaxed));
+	free(s);
+}
+
 /* Under BUSY, with nobody inside: wipe, free, tell the closers. */
 static void finish_close(struct smem_secret *s)
 {
+	struct smem_linger *l = atomic_load_explicit(&s->linger, memory_order_acquire);
 	uint32_t old, new;
 
-	smem_linger_disarm(&s->linger);
+	if (l)
+		smem_linger_disarm(l);
 	s->close_result = wipe_and_free(s);
 	old = atomic_load_explicit(&s->state, memory_order_relaxed);
 	do
@@ -804,7 +808,7 @@ static void finish_close(struct smem_secret *s)
 	if (old & ST_WAITERS)
 		wake_all(s);
 	if (old & ST_DOOMED)
-		free(s);
+		secret_free(s);
 }
 
 /*
@@ -884,6 +888,7 @@ SMEM_EXPORT int smem_secret_close_timeout(struct smem_secret *s, int timeout_ms)
 SMEM_EXPORT int smem_secret_linger(struct smem_secret *s, unsigned int usec)
 {
 	SMEM_KEEP_ERRNO;
+	struct smem_linger *l, *none = NULL;
 
 	if (!s || usec > SMEM_LINGER_MAX_US)
 		return -EINVAL;
@@ -891,7 +896,24 @@ SMEM_EXPORT int smem_secret_linger(struct smem_secret *s, unsigned int usec)
 		return -ECHILD;
 	if (purged(s) || load_state(s) & ST_CLOSING)
 		return -EBADF;
-	atomic_store_explicit(&s->linger_us, usec, memory_order_relaxed);
+	l = atomic_load_explicit(&s->linger, memory_order_acquire);
+	if (!l) {
+		/* Nothing to turn off; with keys, nothing a linger would change. */
+		if (!usec || s->key_bits)
+			return 0;
+		l = calloc(1, sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		l->secret = s;
+		/* Another thread's may have come first: it is the one. */
+		if (!atomic_compare_exchange_strong_explicit(&s->linger, &none, l,
+							     memory_order_acq_rel,
+							     memory_order_acquire)) {
+			free(l);
+			l = none;
+		}
+	}
+	atomic_store_explicit(&l->usec, usec, memory_order_relaxed);
 	return 0;
 }
 
@@ -923,7 +945,7 @@ SMEM_EXPORT struct smem_secret *smem_secret_unref(struct smem_secret *s)
 	/* Inherited: the pages were the parent's, only the handle is ours. */
 	if (inherited(s) ||
 	    close_secret(s, NULL, true, (uintptr_t)__builtin_frame_address(0)) != -EINPROGRESS)
-		free(s);
+		secret_free(s);
 	return NULL;
 }
 
