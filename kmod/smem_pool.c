@@ -147,6 +147,22 @@ static void smem_range_release_memtype(phys_addr_t start, size_t size)
 	arch_io_free_memtype_wc(start, size);
 }
 
+static int smem_resource_found_cb(struct resource *res, void *arg)
+{
+	return 1;
+}
+
+/*
+ * Why request_mem_region() refused the range: it says NULL both when a
+ * busy resource holds part of it and when it could not allocate its own.
+ */
+static int smem_region_refusal(phys_addr_t start, size_t size)
+{
+	return walk_iomem_res_desc(IORES_DESC_NONE, IORESOURCE_MEM | IORESOURCE_BUSY, start,
+				   start + size - 1, NULL, smem_resource_found_cb) == 1 ?
+		-EBUSY : -ENOMEM;
+}
+
 /**
  * smem_block_claim() - make a range that left the kernel ours
  * @b: the block; its range is no System RAM any more (removed, or
@@ -166,7 +182,7 @@ int smem_block_claim(struct smem_block *b)
 
 	b->res = request_mem_region_exclusive(b->start, size, "smem");
 	if (!b->res)
-		return -EBUSY;
+		return smem_region_refusal(b->start, size);
 	ret = smem_range_claim_memtype(b->start, size);
 	if (ret) {
 		release_mem_region(b->start, size);
